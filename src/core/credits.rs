@@ -21,9 +21,13 @@ pub struct Credits {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpendOutcome {
-    Spent { remaining: u64 },
+    Spent {
+        remaining: u64,
+    },
     /// Not enough; `retry_after_seconds` until the next refill when there is one.
-    Exhausted { retry_after_seconds: Option<u64> },
+    Exhausted {
+        retry_after_seconds: Option<u64>,
+    },
 }
 
 impl Credits {

@@ -1,1 +1,305 @@
-//! (being written)
+//! The allow/deny decision for one request against one key (SPEC section 2,
+//! steps 3-8). The key's Durable Object calls this with the key's state and
+//! the request's facts; the order of the checks is the SPEC's order.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::credits::{Credits, SpendOutcome};
+use crate::core::domains;
+use crate::core::error::Denial;
+use crate::core::key_format::KeyKind;
+use crate::core::ratelimit::{RateLimit, RateLimiter};
+use crate::core::record::KeyRecord;
+use crate::core::routes::Requirement;
+use crate::core::scopes;
+use crate::core::signature;
+
+/// The request, as the edge saw it, reduced to what the decision needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestFacts {
+    pub presented_hash: String,
+    pub method: String,
+    /// Path and query exactly as sent (`/v1/x?b=2&a=1`).
+    pub target: String,
+    /// The host of `Origin`, else `Referer`; `None` when neither is usable.
+    pub origin_host: Option<String>,
+    pub requirement: Requirement,
+    /// `None` when signatures are not checked (the verify endpoint).
+    pub signature: Option<SignatureFacts>,
+    pub now_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureFacts {
+    pub timestamp: Option<String>,
+    pub signature: Option<String>,
+    pub body_sha256: String,
+}
+
+/// Which of a key's secrets the request presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented {
+    Current,
+    /// The pre-roll secret, still inside its grace period.
+    Previous,
+}
+
+/// Everything stored about one key besides its live counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredKey {
+    pub record: KeyRecord,
+    pub created_ms: u64,
+    pub expires_ms: Option<u64>,
+    pub hash: String,
+    pub sealed_signing_secret: Option<String>,
+    pub previous: Option<PreviousSecret>,
+}
+
+/// The secret a roll replaced, honoured until `until_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousSecret {
+    pub hash: String,
+    pub until_ms: u64,
+    pub sealed_signing_secret: Option<String>,
+}
+
+impl StoredKey {
+    pub fn presented(&self, hash: &str, now_ms: u64) -> Option<Presented> {
+        if self.hash == hash {
+            return Some(Presented::Current);
+        }
+        self.previous
+            .as_ref()
+            .filter(|p| p.hash == hash && now_ms < p.until_ms)
+            .map(|_| Presented::Previous)
+    }
+
+    /// The sealed signing secret that goes with the presented key.
+    pub fn sealed_secret_for(&self, presented: Presented) -> Option<&str> {
+        match presented {
+            Presented::Current => self.sealed_signing_secret.as_deref(),
+            Presented::Previous => self
+                .previous
+                .as_ref()
+                .and_then(|p| p.sealed_signing_secret.as_deref()),
+        }
+    }
+}
+
+/// The counters that change on every request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveState {
+    pub limiter: RateLimiter,
+    pub credits: Option<Credits>,
+    pub last_used_ms: Option<u64>,
+}
+
+/// The figures behind the `RateLimit` and `RateLimit-Policy` headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateHeaders {
+    pub policy: String,
+    pub limit: u32,
+    pub period_seconds: u64,
+    pub remaining: u32,
+    pub reset_seconds: u64,
+}
+
+impl RateHeaders {
+    pub fn policy_header(&self) -> String {
+        format!(
+            "\"{}\";q={};w={}",
+            self.policy, self.limit, self.period_seconds
+        )
+    }
+
+    pub fn ratelimit_header(&self) -> String {
+        format!(
+            "\"{}\";r={};t={}",
+            self.policy, self.remaining, self.reset_seconds
+        )
+    }
+}
+
+/// Who the allowed request is, for the origin's identity headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub key_id: String,
+    pub owner: String,
+    pub kind: KeyKind,
+    pub scopes: Vec<String>,
+}
+
+/// The decision and everything the edge needs to answer or proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub denial: Option<Denial>,
+    /// Set once the key is identified (every response after that carries the headers).
+    pub identity: Option<Identity>,
+    pub ratelimit: Option<RateHeaders>,
+    pub credits_remaining: Option<u64>,
+    /// The request's signature, to remember against replays (allowed requests only).
+    pub accepted_signature: Option<String>,
+}
+
+impl Verdict {
+    pub fn unidentified(denial: Denial) -> Verdict {
+        Verdict {
+            denial: Some(denial),
+            identity: None,
+            ratelimit: None,
+            credits_remaining: None,
+            accepted_signature: None,
+        }
+    }
+
+    /// The usage outcome: `allowed` or the denial's code.
+    pub fn outcome(&self) -> &'static str {
+        self.denial.as_ref().map_or("allowed", Denial::code)
+    }
+}
+
+/// The key's policy inputs the Durable Object resolves before deciding.
+pub struct Policy<'a> {
+    pub rate_policy: String,
+    pub rate_limit: RateLimit,
+    /// The opened signing secret for the presented key, when it requires signatures.
+    pub signing_secret: Option<&'a str>,
+}
+
+/// Decides one request. Mutates `live` only for an allowed request (denials
+/// cost nothing and do not count in the window).
+pub fn decide(
+    key: &StoredKey,
+    live: &mut LiveState,
+    facts: &RequestFacts,
+    policy: &Policy<'_>,
+    already_seen: impl Fn(&str) -> bool,
+) -> Verdict {
+    let Some(_presented) = key.presented(&facts.presented_hash, facts.now_ms) else {
+        return Verdict::unidentified(Denial::InvalidKey);
+    };
+    let record = &key.record;
+    let identity = Identity {
+        key_id: record.id.clone(),
+        owner: record.owner.clone(),
+        kind: record.kind,
+        scopes: record.scopes.clone(),
+    };
+    let now = facts.now_ms;
+    if let Some(credits) = live.credits.as_mut() {
+        credits.apply_refills(key.created_ms, now);
+    }
+    let deny = |denial: Denial, live: &LiveState| {
+        let peek = live.limiter.peek(policy.rate_limit, now);
+        Verdict {
+            denial: Some(denial),
+            identity: Some(identity.clone()),
+            ratelimit: Some(rate_headers(policy, peek.remaining, peek.reset_seconds)),
+            credits_remaining: live.credits.map(|c| c.remaining),
+            accepted_signature: None,
+        }
+    };
+
+    if key.expires_ms.is_some_and(|at| at <= now) {
+        return deny(Denial::ExpiredKey, live);
+    }
+    if !record.enabled {
+        return deny(Denial::KeyDisabled, live);
+    }
+    if !record.allowed_domains.is_empty() {
+        let allowed = facts
+            .origin_host
+            .as_deref()
+            .is_some_and(|host| domains::domain_allowed(&record.allowed_domains, host));
+        if !allowed {
+            let detail = match &facts.origin_host {
+                Some(host) => format!("requests from `{host}` are not allowed for this key"),
+                None => "this key is restricted to named domains; send an Origin or Referer header"
+                    .to_string(),
+            };
+            return deny(Denial::DomainNotAllowed { detail }, live);
+        }
+    }
+    if !scopes::grants(&record.scopes, &facts.requirement.scope) {
+        return deny(
+            Denial::InsufficientScope {
+                required_scope: facts.requirement.scope.clone(),
+            },
+            live,
+        );
+    }
+    let mut accepted_signature = None;
+    if let (true, Some(signed)) = (record.require_signature, facts.signature.as_ref()) {
+        let secrets: Vec<&str> = policy.signing_secret.into_iter().collect();
+        let checked = signature::verify_request_signature(
+            &secrets,
+            signed.timestamp.as_deref(),
+            signed.signature.as_deref(),
+            &facts.method,
+            &facts.target,
+            &signed.body_sha256,
+            now / 1000,
+        );
+        let detail = match checked {
+            Ok(sig) if !already_seen(&sig) => {
+                accepted_signature = Some(sig);
+                None
+            }
+            Ok(_) => Some("this signature was already used; sign each request afresh".to_string()),
+            Err(error) => Some(error.to_string()),
+        };
+        if let Some(detail) = detail {
+            return deny(Denial::InvalidSignature { detail }, live);
+        }
+    }
+
+    // Credits are checked before the limiter counts, so a request refused for
+    // credits never takes a slot in the window; they are spent only once admitted.
+    let cost = u64::from(facts.requirement.cost);
+    let mut credits_after = live.credits;
+    if let Some(credits) = credits_after.as_mut() {
+        if let SpendOutcome::Exhausted {
+            retry_after_seconds,
+        } = credits.try_spend(cost, key.created_ms, now)
+        {
+            return deny(
+                Denial::CreditsExhausted {
+                    retry_after_seconds,
+                },
+                live,
+            );
+        }
+    }
+    let rate = live.limiter.try_admit(policy.rate_limit, now);
+    let ratelimit = Some(rate_headers(policy, rate.remaining, rate.reset_seconds));
+    if !rate.admitted {
+        return Verdict {
+            denial: Some(Denial::RateLimited {
+                retry_after_seconds: rate.retry_after_seconds.max(1),
+            }),
+            identity: Some(identity),
+            ratelimit,
+            credits_remaining: live.credits.map(|c| c.remaining),
+            accepted_signature: None,
+        };
+    }
+    live.credits = credits_after;
+    live.last_used_ms = Some(now);
+    Verdict {
+        denial: None,
+        identity: Some(identity),
+        ratelimit,
+        credits_remaining: live.credits.map(|c| c.remaining),
+        accepted_signature,
+    }
+}
+
+fn rate_headers(policy: &Policy<'_>, remaining: u32, reset_seconds: u64) -> RateHeaders {
+    RateHeaders {
+        policy: policy.rate_policy.clone(),
+        limit: policy.rate_limit.limit,
+        period_seconds: policy.rate_limit.period_seconds,
+        remaining,
+        reset_seconds,
+    }
+}

@@ -18,12 +18,23 @@ pub enum SignatureError {
 }
 
 /// `timestamp + "\n" + METHOD + "\n" + target + "\n" + body_sha256_hex`.
-pub fn string_to_sign(timestamp: &str, method: &str, target: &str, body_sha256_hex: &str) -> String {
+pub fn string_to_sign(
+    timestamp: &str,
+    method: &str,
+    target: &str,
+    body_sha256_hex: &str,
+) -> String {
     todo!("{timestamp}{method}{target}{body_sha256_hex}")
 }
 
 /// Lowercase hex HMAC-SHA256 of the string to sign under the signing secret.
-pub fn sign_request(secret: &str, timestamp: &str, method: &str, target: &str, body_sha256_hex: &str) -> String {
+pub fn sign_request(
+    secret: &str,
+    timestamp: &str,
+    method: &str,
+    target: &str,
+    body_sha256_hex: &str,
+) -> String {
     todo!("{secret}{timestamp}{method}{target}{body_sha256_hex}")
 }
 
@@ -38,10 +49,19 @@ pub fn verify_request_signature(
     body_sha256_hex: &str,
     now_seconds: u64,
 ) -> Result<String, SignatureError> {
-    todo!("{secrets:?}{timestamp_header:?}{signature_header:?}{method}{target}{body_sha256_hex}{now_seconds}")
+    todo!(
+        "{secrets:?}{timestamp_header:?}{signature_header:?}{method}{target}{body_sha256_hex}{now_seconds}"
+    )
 }
 
 /// The `X-Keygate-Signature-Origin` value: `t=<t>,v1=<hex HMAC(origin_secret, t\nrequest_id\nkey_id\nMETHOD\ntarget)>`.
-pub fn origin_signature(origin_secret: &str, t: u64, request_id: &str, key_id: &str, method: &str, target: &str) -> String {
+pub fn origin_signature(
+    origin_secret: &str,
+    t: u64,
+    request_id: &str,
+    key_id: &str,
+    method: &str,
+    target: &str,
+) -> String {
     todo!("{origin_secret}{t}{request_id}{key_id}{method}{target}")
 }
