@@ -1,6 +1,36 @@
 //! Keygate: API-key authentication at the edge.
 //!
-//! `core` is pure logic tested natively; `edge`, `admin` and `store` are the
-//! Worker glue, compiled only for wasm32.
+//! `core` is pure logic tested natively. The Worker glue, compiled only for
+//! wasm32, has one module per front door (`edge` for proxied requests,
+//! `admin` for the admin API and console) plus `store` (KV and the Durable
+//! Objects) and `runtime` (configuration, clock, responses).
 
 pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+mod admin;
+#[cfg(target_arch = "wasm32")]
+mod edge;
+#[cfg(target_arch = "wasm32")]
+mod runtime;
+#[cfg(target_arch = "wasm32")]
+mod store;
+
+#[cfg(target_arch = "wasm32")]
+use worker::{Context, Env, Request, Response, event};
+
+/// Every request enters here: a bad configuration refuses everything (503),
+/// the admin prefix goes to the admin API, and everything else is the edge.
+#[cfg(target_arch = "wasm32")]
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let request_id = runtime::new_request_id();
+    let config = match runtime::config(&env) {
+        Ok(config) => config,
+        Err(denial) => return Ok(runtime::respond::problem(&denial, &request_id)),
+    };
+    if admin::owns_path(&config, &request.path()) {
+        return Ok(admin::handle(request, &env, &config, &request_id).await);
+    }
+    Ok(edge::handle(request, &env, &config, &request_id).await)
+}

@@ -1,0 +1,533 @@
+//! `KeyObject`: one Durable Object per key, the authority on every request.
+//!
+//! It holds the stored key (record, hashes, sealed signing secrets), the live
+//! counters (rate limiter, credits, last use), the signatures seen within the
+//! skew window, and usage by outcome. A request's check is one call here, and
+//! runs with no `await` between reading and writing state, so concurrent
+//! requests are serialized and the limits are exact.
+
+use std::cell::RefCell;
+
+use serde::{Deserialize, Serialize};
+use worker::{Env, Request, Response, SqlStorage, SqlStorageValue, State, durable_object};
+
+use crate::core::config::Config;
+use crate::core::decision::{
+    self, LiveState, Policy, PreviousSecret, RequestFacts, StoredKey, Verdict,
+};
+use crate::core::error::Denial;
+use crate::core::key_format;
+use crate::core::ratelimit::RateLimit;
+use crate::core::record::{KeyRecord, KeyStatus, PatchKeyRequest, parse_body};
+use crate::core::secret_box;
+use crate::core::signature::MAX_SKEW_SECONDS;
+use crate::core::time::rfc3339;
+use crate::runtime;
+use crate::store::{answer, call, read_command};
+
+pub const BINDING: &str = "KEY_OBJECT";
+/// A roll's grace is at most 7 days (SPEC section 1).
+pub const MAX_GRACE_SECONDS: u64 = 7 * 86_400;
+const MINUTE_MS: u64 = 60_000;
+const HOUR_MS: u64 = 3_600_000;
+const MINUTES_KEPT: u64 = 24 * 60;
+const HOURS_KEPT: u64 = 30 * 24;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum KeyCommand {
+    Ping,
+    Create { stored: Box<StoredKey>, live: LiveState },
+    Get { now_ms: u64 },
+    Check { facts: Box<RequestFacts> },
+    Authenticate { presented_hash: String, now_ms: u64 },
+    Patch { body: String, now_ms: u64 },
+    Roll {
+        new_hash: String,
+        new_prefix: String,
+        grace_seconds: u64,
+        now_ms: u64,
+    },
+    Revoke,
+    Usage { now_ms: u64 },
+}
+
+/// A record with its live figures and, once, its signing secret.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Issued {
+    pub record: KeyRecord,
+    pub signing_secret: Option<String>,
+    pub changed_fields: Vec<String>,
+    /// The hash a roll replaced, and until when it still works (ms; `None`: not at all).
+    pub replaced_hash: Option<(String, Option<u64>)>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Revoked {
+    pub owner: String,
+    pub hashes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UsageBucket {
+    pub start: String,
+    pub counts: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UsageReport {
+    pub key_id: String,
+    pub totals: serde_json::Map<String, serde_json::Value>,
+    pub minutes: Vec<UsageBucket>,
+    pub hours: Vec<UsageBucket>,
+    pub last_used_at: Option<String>,
+    pub credits_remaining: Option<u64>,
+    pub rate_limit: crate::core::decision::RateHeaders,
+}
+
+#[durable_object]
+pub struct KeyObject {
+    sql: SqlStorage,
+    env: Env,
+    cached: RefCell<Option<(StoredKey, LiveState)>>,
+}
+
+impl worker::DurableObject for KeyObject {
+    fn new(state: State, env: Env) -> Self {
+        let sql = state.storage().sql();
+        for statement in [
+            "CREATE TABLE IF NOT EXISTS key_state (slot INTEGER PRIMARY KEY, stored TEXT NOT NULL, live TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS seen_signature (signature TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS usage (grain TEXT NOT NULL, bucket INTEGER NOT NULL, outcome TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (grain, bucket, outcome))",
+        ] {
+            if let Err(error) = sql.exec(statement, None) {
+                worker::console_error!("keygate: key object schema: {error}");
+            }
+        }
+        KeyObject {
+            sql,
+            env,
+            cached: RefCell::new(None),
+        }
+    }
+
+    async fn fetch(&self, request: Request) -> worker::Result<Response> {
+        let command: KeyCommand = match read_command(request).await {
+            Ok(command) => command,
+            Err(denial) => return answer::<()>(&Err(denial)),
+        };
+        let config = match runtime::config(&self.env) {
+            Ok(config) => config,
+            Err(denial) => return answer::<()>(&Err(denial)),
+        };
+        match command {
+            KeyCommand::Ping => answer(&Ok(true)),
+            KeyCommand::Create { stored, live } => answer(&self.create(*stored, live, &config)),
+            KeyCommand::Get { now_ms } => answer(&self.view(now_ms)),
+            KeyCommand::Check { facts } => answer(&self.check(&facts, &config)),
+            KeyCommand::Authenticate {
+                presented_hash,
+                now_ms,
+            } => answer(&self.authenticate(&presented_hash, now_ms)),
+            KeyCommand::Patch { body, now_ms } => answer(&self.patch(&body, now_ms, &config)),
+            KeyCommand::Roll {
+                new_hash,
+                new_prefix,
+                grace_seconds,
+                now_ms,
+            } => answer(&self.roll(new_hash, new_prefix, grace_seconds, now_ms, &config)),
+            KeyCommand::Revoke => answer(&self.revoke()),
+            KeyCommand::Usage { now_ms } => answer(&self.usage(now_ms, &config)),
+        }
+    }
+}
+
+fn store_error(error: impl std::fmt::Display) -> Denial {
+    worker::console_error!("keygate: key object storage: {error}");
+    Denial::StoreUnavailable
+}
+
+fn unknown_key() -> Denial {
+    Denial::not_found("no key with this id")
+}
+
+/// Issues a signing secret: the plaintext (returned once) and its sealed form (stored).
+fn issue_signing_secret(config: &Config) -> Result<(String, String), Denial> {
+    let key = config.require_signing_key()?;
+    let secret =
+        key_format::generate_signing_secret(&config.key_prefix).map_err(|_| Denial::StoreUnavailable)?;
+    let sealed = secret_box::seal(key, &secret).map_err(|_| Denial::StoreUnavailable)?;
+    Ok((secret, sealed))
+}
+
+impl KeyObject {
+    /// The stored key and live state, read from SQLite once per object lifetime.
+    fn load(&self) -> Result<Option<(StoredKey, LiveState)>, Denial> {
+        if let Some(loaded) = self.cached.borrow().as_ref() {
+            return Ok(Some(loaded.clone()));
+        }
+        #[derive(Deserialize)]
+        struct Row {
+            stored: String,
+            live: String,
+        }
+        let rows: Vec<Row> = self
+            .sql
+            .exec("SELECT stored, live FROM key_state WHERE slot = 1", None)
+            .and_then(|cursor| cursor.to_array())
+            .map_err(store_error)?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let stored: StoredKey = serde_json::from_str(&row.stored).map_err(store_error)?;
+        let live: LiveState = serde_json::from_str(&row.live).map_err(store_error)?;
+        *self.cached.borrow_mut() = Some((stored.clone(), live.clone()));
+        Ok(Some((stored, live)))
+    }
+
+    fn save(&self, stored: &StoredKey, live: &LiveState) -> Result<(), Denial> {
+        let stored_text = serde_json::to_string(stored).map_err(store_error)?;
+        let live_text = serde_json::to_string(live).map_err(store_error)?;
+        self.sql
+            .exec(
+                "INSERT INTO key_state (slot, stored, live) VALUES (1, ?, ?) ON CONFLICT(slot) DO UPDATE SET stored = excluded.stored, live = excluded.live",
+                vec![stored_text.into(), live_text.into()],
+            )
+            .map_err(store_error)?;
+        *self.cached.borrow_mut() = Some((stored.clone(), live.clone()));
+        Ok(())
+    }
+
+    fn save_live(&self, live: &LiveState) -> Result<(), Denial> {
+        let live_text = serde_json::to_string(live).map_err(store_error)?;
+        self.sql
+            .exec(
+                "UPDATE key_state SET live = ? WHERE slot = 1",
+                vec![live_text.into()],
+            )
+            .map_err(store_error)?;
+        if let Some((_, cached_live)) = self.cached.borrow_mut().as_mut() {
+            *cached_live = live.clone();
+        }
+        Ok(())
+    }
+
+    fn create(
+        &self,
+        mut stored: StoredKey,
+        live: LiveState,
+        config: &Config,
+    ) -> Result<Issued, Denial> {
+        if self.load()?.is_some() {
+            return Err(Denial::bad_request("a key with this id already exists"));
+        }
+        let mut signing_secret = None;
+        if stored.record.require_signature {
+            let (secret, sealed) = issue_signing_secret(config)?;
+            stored.sealed_signing_secret = Some(sealed);
+            signing_secret = Some(secret);
+        }
+        self.save(&stored, &live)?;
+        Ok(Issued {
+            record: record_view(&stored, &live),
+            signing_secret,
+            changed_fields: Vec::new(),
+            replaced_hash: None,
+        })
+    }
+
+    fn view(&self, _now_ms: u64) -> Result<Issued, Denial> {
+        let (stored, live) = self.load()?.ok_or_else(unknown_key)?;
+        Ok(Issued {
+            record: record_view(&stored, &live),
+            signing_secret: None,
+            changed_fields: Vec::new(),
+            replaced_hash: None,
+        })
+    }
+
+    fn check(&self, facts: &RequestFacts, config: &Config) -> Result<Verdict, Denial> {
+        let Some((stored, mut live)) = self.load()? else {
+            return Ok(Verdict::unidentified(Denial::InvalidKey));
+        };
+        let (rate_policy, rate_limit) = stored.record.effective_rate_limit(config);
+        let signing_secret = match stored.presented(&facts.presented_hash, facts.now_ms) {
+            Some(presented) if stored.record.require_signature && facts.signature.is_some() => {
+                match stored.sealed_secret_for(presented) {
+                    Some(sealed) => Some(
+                        secret_box::open(config.require_signing_key()?, sealed)
+                            .map_err(store_error)?,
+                    ),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        let policy = Policy {
+            rate_policy,
+            rate_limit,
+            signing_secret: signing_secret.as_deref(),
+        };
+        let before = live.clone();
+        let verdict = decision::decide(&stored, &mut live, facts, &policy, |signature| {
+            self.signature_seen(signature, facts.now_ms)
+        });
+        if live != before {
+            self.save_live(&live)?;
+        }
+        if let Some(signature) = &verdict.accepted_signature {
+            self.remember_signature(signature, facts.now_ms)?;
+        }
+        if verdict.identity.is_some() {
+            self.count_usage(verdict.outcome(), facts.now_ms)?;
+        }
+        Ok(verdict)
+    }
+
+    fn authenticate(&self, presented_hash: &str, now_ms: u64) -> Result<KeyRecord, Denial> {
+        let Some((stored, live)) = self.load()? else {
+            return Err(Denial::InvalidKey);
+        };
+        if stored.presented(presented_hash, now_ms).is_none() {
+            return Err(Denial::InvalidKey);
+        }
+        match stored.record.status(stored.expires_ms, now_ms) {
+            KeyStatus::Active => Ok(record_view(&stored, &live)),
+            KeyStatus::Disabled => Err(Denial::KeyDisabled),
+            KeyStatus::Expired => Err(Denial::ExpiredKey),
+        }
+    }
+
+    fn patch(&self, body: &str, now_ms: u64, config: &Config) -> Result<Issued, Denial> {
+        let (mut stored, mut live) = self.load()?.ok_or_else(unknown_key)?;
+        let patch: PatchKeyRequest = parse_body(body.as_bytes())?;
+        let applied = patch.apply(&mut stored.record, config, now_ms)?;
+        if let Some(expiry) = applied.expires_ms {
+            stored.expires_ms = expiry;
+        }
+        if let Some(credits) = applied.credits {
+            live.credits = credits;
+        }
+        let mut signing_secret = None;
+        if applied.signature_turned_on {
+            let (secret, sealed) = issue_signing_secret(config)?;
+            stored.sealed_signing_secret = Some(sealed);
+            signing_secret = Some(secret);
+        }
+        self.save(&stored, &live)?;
+        Ok(Issued {
+            record: record_view(&stored, &live),
+            signing_secret,
+            changed_fields: applied
+                .changed_fields
+                .iter()
+                .map(|f| f.to_string())
+                .collect(),
+            replaced_hash: None,
+        })
+    }
+
+    fn roll(
+        &self,
+        new_hash: String,
+        new_prefix: String,
+        grace_seconds: u64,
+        now_ms: u64,
+        config: &Config,
+    ) -> Result<Issued, Denial> {
+        let (mut stored, live) = self.load()?.ok_or_else(unknown_key)?;
+        let old_hash = std::mem::replace(&mut stored.hash, new_hash);
+        let old_sealed = stored.sealed_signing_secret.take();
+        let grace_until = (grace_seconds > 0).then(|| now_ms + grace_seconds * 1000);
+        stored.previous = grace_until.map(|until_ms| PreviousSecret {
+            hash: old_hash.clone(),
+            until_ms,
+            sealed_signing_secret: old_sealed,
+        });
+        let mut signing_secret = None;
+        if stored.record.require_signature {
+            let (secret, sealed) = issue_signing_secret(config)?;
+            stored.sealed_signing_secret = Some(sealed);
+            signing_secret = Some(secret);
+        }
+        stored.record.prefix = new_prefix;
+        stored.record.updated_at = rfc3339(now_ms);
+        self.save(&stored, &live)?;
+        Ok(Issued {
+            record: record_view(&stored, &live),
+            signing_secret,
+            changed_fields: vec!["key".to_string()],
+            replaced_hash: Some((old_hash, grace_until)),
+        })
+    }
+
+    fn revoke(&self) -> Result<Revoked, Denial> {
+        let (stored, _) = self.load()?.ok_or_else(unknown_key)?;
+        for table in ["key_state", "seen_signature", "usage"] {
+            self.sql
+                .exec(&format!("DELETE FROM {table}"), None)
+                .map_err(store_error)?;
+        }
+        *self.cached.borrow_mut() = None;
+        let mut hashes = vec![stored.hash];
+        hashes.extend(stored.previous.map(|p| p.hash));
+        Ok(Revoked {
+            owner: stored.record.owner,
+            hashes,
+        })
+    }
+
+    fn signature_seen(&self, signature: &str, _now_ms: u64) -> bool {
+        self.sql
+            .exec(
+                "SELECT 1 AS seen FROM seen_signature WHERE signature = ?",
+                vec![signature.into()],
+            )
+            .and_then(|cursor| cursor.to_array::<serde_json::Value>())
+            // Unreadable replay state refuses the signature rather than risk a replay.
+            .map_or(true, |rows| !rows.is_empty())
+    }
+
+    fn remember_signature(&self, signature: &str, now_ms: u64) -> Result<(), Denial> {
+        let horizon = now_ms.saturating_sub(2 * MAX_SKEW_SECONDS * 1000);
+        self.sql
+            .exec(
+                "DELETE FROM seen_signature WHERE at_ms < ?",
+                vec![sql_int(horizon)],
+            )
+            .map_err(store_error)?;
+        self.sql
+            .exec(
+                "INSERT OR IGNORE INTO seen_signature (signature, at_ms) VALUES (?, ?)",
+                vec![signature.into(), sql_int(now_ms)],
+            )
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Counts one decision in the totals, its minute and its hour, in one statement.
+    fn count_usage(&self, outcome: &str, now_ms: u64) -> Result<(), Denial> {
+        let minute = now_ms / MINUTE_MS;
+        let hour = now_ms / HOUR_MS;
+        self.sql
+            .exec(
+                "INSERT INTO usage (grain, bucket, outcome, count) VALUES ('t', 0, ?1, 1), ('m', ?2, ?1, 1), ('h', ?3, ?1, 1) ON CONFLICT(grain, bucket, outcome) DO UPDATE SET count = count + 1",
+                vec![outcome.into(), sql_int(minute), sql_int(hour)],
+            )
+            .map_err(store_error)?;
+        // Pruning on the first request of each hour keeps the tables bounded.
+        if now_ms % HOUR_MS < MINUTE_MS {
+            self.sql
+                .exec(
+                    "DELETE FROM usage WHERE (grain = 'm' AND bucket < ?) OR (grain = 'h' AND bucket < ?)",
+                    vec![
+                        sql_int(minute.saturating_sub(MINUTES_KEPT)),
+                        sql_int(hour.saturating_sub(HOURS_KEPT)),
+                    ],
+                )
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    fn usage(&self, now_ms: u64, config: &Config) -> Result<UsageReport, Denial> {
+        let (stored, live) = self.load()?.ok_or_else(unknown_key)?;
+        #[derive(Deserialize)]
+        struct Row {
+            grain: String,
+            bucket: i64,
+            outcome: String,
+            count: i64,
+        }
+        let minute_floor = (now_ms / MINUTE_MS).saturating_sub(MINUTES_KEPT);
+        let hour_floor = (now_ms / HOUR_MS).saturating_sub(HOURS_KEPT);
+        let rows: Vec<Row> = self
+            .sql
+            .exec(
+                "SELECT grain, bucket, outcome, count FROM usage WHERE grain = 't' OR (grain = 'm' AND bucket >= ?) OR (grain = 'h' AND bucket >= ?) ORDER BY grain, bucket, outcome",
+                vec![sql_int(minute_floor), sql_int(hour_floor)],
+            )
+            .and_then(|cursor| cursor.to_array())
+            .map_err(store_error)?;
+        let mut totals = serde_json::Map::new();
+        let mut minutes: Vec<UsageBucket> = Vec::new();
+        let mut hours: Vec<UsageBucket> = Vec::new();
+        for row in rows {
+            let bucket = u64::try_from(row.bucket).unwrap_or(0);
+            let (list, width) = match row.grain.as_str() {
+                "t" => {
+                    totals.insert(row.outcome, row.count.into());
+                    continue;
+                }
+                "m" => (&mut minutes, MINUTE_MS),
+                _ => (&mut hours, HOUR_MS),
+            };
+            let start = rfc3339(bucket * width);
+            match list.last_mut() {
+                Some(last) if last.start == start => {
+                    last.counts.insert(row.outcome, row.count.into());
+                }
+                _ => {
+                    let mut counts = serde_json::Map::new();
+                    counts.insert(row.outcome, row.count.into());
+                    list.push(UsageBucket { start, counts });
+                }
+            }
+        }
+        let (policy, limit) = stored.record.effective_rate_limit(config);
+        let peek = live.limiter.peek(limit, now_ms);
+        Ok(UsageReport {
+            key_id: stored.record.id.clone(),
+            totals,
+            minutes,
+            hours,
+            last_used_at: live.last_used_ms.map(rfc3339),
+            credits_remaining: live.credits.map(|c| c.remaining),
+            rate_limit: rate_figures(policy, limit, peek.remaining, peek.reset_seconds),
+        })
+    }
+}
+
+fn rate_figures(
+    policy: String,
+    limit: RateLimit,
+    remaining: u32,
+    reset_seconds: u64,
+) -> crate::core::decision::RateHeaders {
+    crate::core::decision::RateHeaders {
+        policy,
+        limit: limit.limit,
+        period_seconds: limit.period_seconds,
+        remaining,
+        reset_seconds,
+    }
+}
+
+fn sql_int(value: u64) -> SqlStorageValue {
+    SqlStorageValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+/// The record as the API shows it: live credits and last use filled in.
+fn record_view(stored: &StoredKey, live: &LiveState) -> KeyRecord {
+    let mut record = stored.record.clone();
+    if let (Some(view), Some(credits)) = (record.credits.as_mut(), live.credits) {
+        view.remaining = credits.remaining;
+    }
+    record.last_used_at = live.last_used_ms.map(rfc3339);
+    record
+}
+
+/// The stub of a key's object.
+pub fn stub(env: &Env, key_id: &str) -> Result<worker::Stub, Denial> {
+    env.durable_object(BINDING)
+        .and_then(|namespace| namespace.get_by_name(key_id))
+        .map_err(store_error)
+}
+
+pub async fn send<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    key_id: &str,
+    command: &KeyCommand,
+) -> Result<T, Denial> {
+    call(&stub(env, key_id)?, command).await
+}
