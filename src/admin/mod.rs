@@ -2,6 +2,7 @@
 //! key management, audit and verify. Never proxied.
 
 pub mod auth;
+pub mod console;
 pub mod keys;
 pub mod verify;
 
@@ -70,6 +71,11 @@ async fn route(
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let method = request.method();
 
+    if let Some(console_rest) = rest.strip_prefix("/console") {
+        only(&method, &[Method::Get, Method::Head])?;
+        return console::asset(&config.admin_prefix, console_rest, request_id)
+            .ok_or_else(|| Denial::not_found("no console asset at this path"));
+    }
     match segments.as_slice() {
         ["health"] => {
             only(&method, &[Method::Get, Method::Head])?;
