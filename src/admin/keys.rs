@@ -47,7 +47,12 @@ fn entry_of(record: &KeyRecord) -> IndexEntry {
     }
 }
 
-fn event(principal: &Principal, action: &str, record: &KeyRecord, changed: Vec<String>) -> AuditEvent {
+fn event(
+    principal: &Principal,
+    action: &str,
+    record: &KeyRecord,
+    changed: Vec<String>,
+) -> AuditEvent {
     AuditEvent {
         at: rfc3339(runtime::now_ms()),
         actor: principal.actor(),
@@ -59,7 +64,11 @@ fn event(principal: &Principal, action: &str, record: &KeyRecord, changed: Vec<S
 }
 
 /// Writes an index change to the owner's registry and the directory.
-async fn record_in_registries(env: &Env, owner: &str, command: RegistryCommand) -> Result<(), Denial> {
+async fn record_in_registries(
+    env: &Env,
+    owner: &str,
+    command: RegistryCommand,
+) -> Result<(), Denial> {
     owner_do::send::<()>(env, owner, &command).await?;
     let directory_command = match command {
         RegistryCommand::Reserve { entry, event, .. } => RegistryCommand::Reserve {
@@ -192,7 +201,12 @@ async fn accessible(env: &Env, principal: &Principal, key_id: &str) -> Result<Ke
     Ok(issued.record)
 }
 
-pub async fn get(env: &Env, principal: &Principal, key_id: &str, request_id: &str) -> Result<Response, Denial> {
+pub async fn get(
+    env: &Env,
+    principal: &Principal,
+    key_id: &str,
+    request_id: &str,
+) -> Result<Response, Denial> {
     let record = accessible(env, principal, key_id).await?;
     Ok(respond::json(200, &record, request_id))
 }
@@ -232,7 +246,12 @@ fn registry_for(principal: &Principal, owner: Option<&str>) -> Result<String, De
     }
 }
 
-pub async fn list(env: &Env, principal: &Principal, query: ListQuery, request_id: &str) -> Result<Response, Denial> {
+pub async fn list(
+    env: &Env,
+    principal: &Principal,
+    query: ListQuery,
+    request_id: &str,
+) -> Result<Response, Denial> {
     let limit = page_limit(query.limit.as_deref())?;
     let registry = registry_for(principal, query.owner.as_deref())?;
     if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
@@ -280,7 +299,8 @@ pub async fn patch(
     request_id: &str,
 ) -> Result<Response, Denial> {
     accessible(env, principal, key_id).await?;
-    let body = std::str::from_utf8(body).map_err(|_| Denial::bad_request("the body must be UTF-8 JSON"))?;
+    let body = std::str::from_utf8(body)
+        .map_err(|_| Denial::bad_request("the body must be UTF-8 JSON"))?;
     let issued: Issued = key_do::send(
         env,
         key_id,
@@ -388,7 +408,12 @@ pub async fn roll(
     ))
 }
 
-pub async fn revoke(env: &Env, principal: &Principal, key_id: &str, request_id: &str) -> Result<Response, Denial> {
+pub async fn revoke(
+    env: &Env,
+    principal: &Principal,
+    key_id: &str,
+    request_id: &str,
+) -> Result<Response, Denial> {
     let record = accessible(env, principal, key_id).await?;
     let revoked: Revoked = key_do::send(env, key_id, &KeyCommand::Revoke).await?;
     for hash in &revoked.hashes {
@@ -406,7 +431,12 @@ pub async fn revoke(env: &Env, principal: &Principal, key_id: &str, request_id: 
     Ok(respond::no_content(request_id))
 }
 
-pub async fn usage(env: &Env, principal: &Principal, key_id: &str, request_id: &str) -> Result<Response, Denial> {
+pub async fn usage(
+    env: &Env,
+    principal: &Principal,
+    key_id: &str,
+    request_id: &str,
+) -> Result<Response, Denial> {
     accessible(env, principal, key_id).await?;
     let report: UsageReport = key_do::send(
         env,
@@ -427,7 +457,12 @@ pub struct AuditQuery {
     cursor: Option<String>,
 }
 
-pub async fn audit(env: &Env, principal: &Principal, query: AuditQuery, request_id: &str) -> Result<Response, Denial> {
+pub async fn audit(
+    env: &Env,
+    principal: &Principal,
+    query: AuditQuery,
+    request_id: &str,
+) -> Result<Response, Denial> {
     let limit = page_limit(query.limit.as_deref())?;
     let registry = registry_for(principal, query.owner.as_deref())?;
     let page: Page<AuditEvent> = owner_do::send(

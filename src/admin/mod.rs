@@ -164,4 +164,3 @@ async fn health(env: &Env, request_id: &str) -> Response {
         request_id,
     )
 }
-

@@ -49,9 +49,15 @@ struct VerifyAnswer {
 }
 
 fn facts_of(request: &VerifyRequest, config: &Config) -> Result<RequestFacts, Denial> {
-    let method = request.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+    let method = request
+        .method
+        .as_deref()
+        .unwrap_or("GET")
+        .to_ascii_uppercase();
     if method.is_empty() || method.len() > 16 || !method.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(Denial::bad_request("`method` must be an HTTP method such as GET"));
+        return Err(Denial::bad_request(
+            "`method` must be an HTTP method such as GET",
+        ));
     }
     let target = request.path.clone().unwrap_or_else(|| "/".to_string());
     if !target.starts_with('/') || target.len() > 8192 {

@@ -45,7 +45,11 @@ pub fn preflight(config: &Config, headers: &Headers, request_id: &str) -> Respon
         let mut allowed: Vec<String> = ALLOW_HEADERS.iter().map(|h| h.to_string()).collect();
         // Clients may send their own headers to the origin as well.
         if let Ok(Some(requested)) = headers.get("Access-Control-Request-Headers") {
-            for name in requested.split(',').map(str::trim).filter(|n| valid_token(n)) {
+            for name in requested
+                .split(',')
+                .map(str::trim)
+                .filter(|n| valid_token(n))
+            {
                 if !allowed.iter().any(|a| a.eq_ignore_ascii_case(name)) {
                     allowed.push(name.to_string());
                 }

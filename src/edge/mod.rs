@@ -38,7 +38,12 @@ pub async fn handle(request: Request, env: &Env, config: &Config, request_id: &s
     let origin = request.headers().get("Origin").ok().flatten();
     let url = request.url().ok();
     if config.require_https && url.as_ref().is_some_and(|u| u.scheme() != "https") {
-        return finish(respond::problem(&Denial::HttpsRequired, request_id), None, config, origin.as_deref());
+        return finish(
+            respond::problem(&Denial::HttpsRequired, request_id),
+            None,
+            config,
+            origin.as_deref(),
+        );
     }
     if cors::is_preflight(&request.method(), request.headers()) {
         return cors::preflight(config, request.headers(), request_id);
@@ -135,21 +140,22 @@ async fn admit_and_forward(
     let timestamp = header("X-Keygate-Timestamp");
     let signature = header("X-Keygate-Signature");
     // Only a request that claims a signature has its body read to hash it.
-    let buffered_body = if signature.is_some() && !matches!(request.method(), Method::Get | Method::Head) {
-        let bytes = request
-            .bytes()
-            .await
-            .map_err(|_| Denial::bad_request("the request body could not be read"))?;
-        if bytes.len() > MAX_SIGNED_BODY_BYTES {
-            return Err(Denial::PayloadTooLarge {
-                limit_bytes: MAX_SIGNED_BODY_BYTES as u64,
+    let buffered_body =
+        if signature.is_some() && !matches!(request.method(), Method::Get | Method::Head) {
+            let bytes = request
+                .bytes()
+                .await
+                .map_err(|_| Denial::bad_request("the request body could not be read"))?;
+            if bytes.len() > MAX_SIGNED_BODY_BYTES {
+                return Err(Denial::PayloadTooLarge {
+                    limit_bytes: MAX_SIGNED_BODY_BYTES as u64,
+                }
+                .into());
             }
-            .into());
-        }
-        Some(bytes)
-    } else {
-        None
-    };
+            Some(bytes)
+        } else {
+            None
+        };
     let facts = RequestFacts {
         presented_hash: String::new(),
         requirement: config.routes.requirement(&method, &path),
@@ -165,7 +171,11 @@ async fn admit_and_forward(
     };
     let now_seconds = facts.now_ms / 1000;
     let verdict = check::check_key(env, config, &key, facts).await?;
-    let (Some(identity), Some(rate), None) = (verdict.identity, verdict.ratelimit.clone(), verdict.denial.clone()) else {
+    let (Some(identity), Some(rate), None) = (
+        verdict.identity,
+        verdict.ratelimit.clone(),
+        verdict.denial.clone(),
+    ) else {
         return Err(Refusal {
             denial: verdict.denial.unwrap_or(Denial::InvalidKey),
             ratelimit: verdict.ratelimit,

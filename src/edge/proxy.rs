@@ -119,7 +119,9 @@ fn relay(response: Response) -> Response {
         let _ = headers.append(&name, &value);
     }
     let upstream: web_sys::Response = response.into();
-    let builder = Response::builder().with_status(status).with_headers(headers);
+    let builder = Response::builder()
+        .with_status(status)
+        .with_headers(headers);
     match upstream.body() {
         Some(stream) if !matches!(status, 101 | 204 | 205 | 304) => builder.stream(stream),
         _ => builder.empty(),

@@ -37,11 +37,24 @@ const HOURS_KEPT: u64 = 30 * 24;
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum KeyCommand {
     Ping,
-    Create { stored: Box<StoredKey>, live: LiveState },
-    Get { now_ms: u64 },
-    Check { facts: Box<RequestFacts> },
-    Authenticate { presented_hash: String, now_ms: u64 },
-    Patch { body: String, now_ms: u64 },
+    Create {
+        stored: Box<StoredKey>,
+        live: LiveState,
+    },
+    Get {
+        now_ms: u64,
+    },
+    Check {
+        facts: Box<RequestFacts>,
+    },
+    Authenticate {
+        presented_hash: String,
+        now_ms: u64,
+    },
+    Patch {
+        body: String,
+        now_ms: u64,
+    },
     Roll {
         new_hash: String,
         new_prefix: String,
@@ -49,7 +62,9 @@ pub enum KeyCommand {
         now_ms: u64,
     },
     Revoke,
-    Usage { now_ms: u64 },
+    Usage {
+        now_ms: u64,
+    },
 }
 
 /// A record with its live figures and, once, its signing secret.
@@ -154,8 +169,8 @@ fn unknown_key() -> Denial {
 /// Issues a signing secret: the plaintext (returned once) and its sealed form (stored).
 fn issue_signing_secret(config: &Config) -> Result<(String, String), Denial> {
     let key = config.require_signing_key()?;
-    let secret =
-        key_format::generate_signing_secret(&config.key_prefix).map_err(|_| Denial::StoreUnavailable)?;
+    let secret = key_format::generate_signing_secret(&config.key_prefix)
+        .map_err(|_| Denial::StoreUnavailable)?;
     let sealed = secret_box::seal(key, &secret).map_err(|_| Denial::StoreUnavailable)?;
     Ok((secret, sealed))
 }

@@ -24,8 +24,7 @@ pub(crate) async fn call<C: Serialize, T: DeserializeOwned>(
 ) -> Result<T, Denial> {
     let body = serde_json::to_string(command).map_err(|_| Denial::StoreUnavailable)?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(body.into()));
+    init.with_method(Method::Post).with_body(Some(body.into()));
     let request =
         Request::new_with_init("https://do/", &init).map_err(|_| Denial::StoreUnavailable)?;
     let mut response = stub.fetch_with_request(request).await.map_err(|error| {

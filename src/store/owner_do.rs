@@ -48,14 +48,23 @@ pub enum RegistryCommand {
         event: AuditEvent,
     },
     /// Refreshes the searchable fields and logs the event.
-    Update { entry: IndexEntry, event: AuditEvent },
-    Remove { key_id: String, event: AuditEvent },
+    Update {
+        entry: IndexEntry,
+        event: AuditEvent,
+    },
+    Remove {
+        key_id: String,
+        event: AuditEvent,
+    },
     List {
         q: Option<String>,
         limit: u32,
         cursor: Option<String>,
     },
-    Audit { limit: u32, cursor: Option<String> },
+    Audit {
+        limit: u32,
+        cursor: Option<String>,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
