@@ -257,18 +257,17 @@ pub fn decide(
     // credits never takes a slot in the window; they are spent only once admitted.
     let cost = u64::from(facts.requirement.cost);
     let mut credits_after = live.credits;
-    if let Some(credits) = credits_after.as_mut() {
-        if let SpendOutcome::Exhausted {
+    if let Some(credits) = credits_after.as_mut()
+        && let SpendOutcome::Exhausted {
             retry_after_seconds,
         } = credits.try_spend(cost, key.created_ms, now)
-        {
-            return deny(
-                Denial::CreditsExhausted {
-                    retry_after_seconds,
-                },
-                live,
-            );
-        }
+    {
+        return deny(
+            Denial::CreditsExhausted {
+                retry_after_seconds,
+            },
+            live,
+        );
     }
     let rate = live.limiter.try_admit(policy.rate_limit, now);
     let ratelimit = Some(rate_headers(policy, rate.remaining, rate.reset_seconds));
