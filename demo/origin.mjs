@@ -12,6 +12,8 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
 const secret = process.env.ORIGIN_SECRET || "";
 const received = [];
+// Only the latest requests are kept, so a long-running demo stays small.
+const KEPT = 10000;
 
 /** Checks `t=<unix>,v1=<hex>` over t\nrequest_id\nkey_id\nMETHOD\ntarget. */
 export function verifyOriginSignature(headers, method, target, originSecret, nowSeconds = Date.now() / 1000) {
@@ -49,6 +51,7 @@ const server = createServer((req, res) => {
       signature_valid: verifyOriginSignature(req.headers, req.method, req.url, secret),
     };
     received.push(seen);
+    if (received.length > KEPT) received.splice(0, received.length - KEPT);
     const answer = () => {
       const status = url.pathname.startsWith("/status/") ? Number(url.pathname.slice(8)) || 200 : 200;
       res.writeHead(status, { "content-type": "application/json", "x-demo-origin": "1" });

@@ -1,0 +1,85 @@
+// Starts the demo origin, a pass-through Worker and Keygate (each in local
+// workerd via Miniflare), drives each with wrk in the same run, and prints
+// requests/s and p50/p99 latency. Run through `bash bench/edge.sh`.
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { startOrigin, startGateway } from "../tests/e2e/harness.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const duration = process.env.BENCH_DURATION ?? "10s";
+const connections = process.env.BENCH_CONNECTIONS ?? "16";
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+
+function wrk(url, headers = {}) {
+  const args = ["-t2", `-c${connections}`, `-d${duration}`, "--latency"];
+  for (const [name, value] of Object.entries(headers)) args.push("-H", `${name}: ${value}`);
+  const out = execFileSync("wrk", [...args, url], { encoding: "utf8" });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const toMs = (text) => {
+    const [, n, unit] = /([\d.]+)(us|ms|s)/.exec(text);
+    return Number(n) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1);
+  };
+  const p50 = toMs(/50%\s+(\S+)/.exec(out)[1]);
+  const p99 = toMs(/99%\s+(\S+)/.exec(out)[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  return { rps, p50, p99, non2xx };
+}
+
+const origin = await startOrigin();
+const passthrough = new Miniflare(
+  convertV4MiniflareOptions({
+    modules: [{ type: "ESModule", path: path.join(here, "passthrough.mjs") }],
+    modulesRoot: here,
+    compatibilityDate: "2026-11-01",
+    bindings: { ORIGIN_URL: origin.url },
+    cf: false,
+    port: 0,
+  }),
+);
+const passthroughUrl = (await passthrough.ready).toString().replace(/\/$/, "");
+const gw = await startGateway({ originUrl: origin.url });
+const created = await gw.createKey({
+  owner: "bench",
+  name: "bench",
+  rate_limit: { limit: 1000000, period_seconds: 1 },
+});
+const malformed = created.key.slice(0, -1) + (created.key.endsWith("A") ? "B" : "A");
+
+const cases = [
+  ["origin direct", `${origin.url}/bench`, {}],
+  ["pass-through Worker", `${passthroughUrl}/bench`, {}],
+  ["Keygate valid key", `${gw.url}/bench`, { "X-API-Key": created.key }],
+  ["Keygate malformed key", `${gw.url}/bench`, { "X-API-Key": malformed }],
+];
+const results = Object.fromEntries(cases.map(([name]) => [name, []]));
+for (let round = 1; round <= rounds; round++) {
+  for (const [name, url, headers] of cases) {
+    await origin.clear();
+    results[name].push(wrk(url, headers));
+  }
+}
+const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const summary = {};
+console.log(`\nwrk -t2 -c${connections} -d${duration}, ${rounds} rounds, median of each figure\n`);
+console.log("case                      req/s     p50 ms   p99 ms   non-2xx");
+for (const [name] of cases) {
+  const runs = results[name];
+  const row = {
+    rps: median(runs.map((r) => r.rps)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    non2xx: median(runs.map((r) => r.non2xx)),
+  };
+  summary[name] = row;
+  console.log(
+    `${name.padEnd(24)} ${row.rps.toFixed(0).padStart(7)} ${row.p50.toFixed(2).padStart(9)} ${row.p99.toFixed(2).padStart(8)} ${String(row.non2xx).padStart(9)}`,
+  );
+}
+const floor = summary["pass-through Worker"].rps;
+console.log(`\nKeygate valid / pass-through:     ${(summary["Keygate valid key"].rps / floor).toFixed(2)}x  (target >= 0.6x)`);
+console.log(`Keygate malformed / pass-through: ${(summary["Keygate malformed key"].rps / floor).toFixed(2)}x  (target >= 1.0x)`);
+await gw.stop();
+await passthrough.dispose();
+await origin.stop();

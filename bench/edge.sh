@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Edge throughput and latency: origin direct, a pass-through Worker (the
+# floor), Keygate with a valid key and with a malformed key, all in one run.
+# Needs the build (`make build`) and wrk (installed here with apt when missing).
+# BENCH_DURATION (10s), BENCH_CONNECTIONS (16), BENCH_ROUNDS (3) tune it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null; then
+  echo "==> installing wrk"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+export PATH="$PWD/node_modules/.bin:$PATH"
+exec node bench/edge.mjs
