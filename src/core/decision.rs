@@ -302,3 +302,350 @@ fn rate_headers(policy: &Policy<'_>, remaining: u32, reset_seconds: u64) -> Rate
         reset_seconds,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::credits::Refill;
+    use crate::core::hashing::sha256_hex;
+    use crate::core::record::CreditsSpec;
+
+    const NOW: u64 = 1_800_000_000_000;
+
+    fn key(scopes: &[&str]) -> StoredKey {
+        StoredKey {
+            record: KeyRecord {
+                id: "key_1".into(),
+                owner: "acme".into(),
+                name: String::new(),
+                description: String::new(),
+                kind: KeyKind::Secret,
+                prefix: "kg_sk_abcd".into(),
+                scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                allowed_domains: Vec::new(),
+                rate_limit: None,
+                credits: None,
+                plan: None,
+                expires_at: None,
+                enabled: true,
+                require_signature: false,
+                metadata: serde_json::Map::new(),
+                created_at: String::new(),
+                updated_at: String::new(),
+                last_used_at: None,
+            },
+            created_ms: NOW - 10_000,
+            expires_ms: None,
+            hash: "current".into(),
+            sealed_signing_secret: None,
+            previous: None,
+        }
+    }
+
+    fn facts(method: &str, scope: &str) -> RequestFacts {
+        RequestFacts {
+            presented_hash: "current".into(),
+            method: method.into(),
+            target: "/v1/x".into(),
+            origin_host: None,
+            requirement: Requirement {
+                scope: scope.into(),
+                cost: 1,
+            },
+            signature: Some(SignatureFacts {
+                timestamp: None,
+                signature: None,
+                body_sha256: sha256_hex(b""),
+            }),
+            now_ms: NOW,
+        }
+    }
+
+    fn policy(limit: u32) -> Policy<'static> {
+        Policy {
+            rate_policy: "default".into(),
+            rate_limit: RateLimit {
+                limit,
+                period_seconds: 1,
+            },
+            signing_secret: None,
+        }
+    }
+
+    fn never_seen(_: &str) -> bool {
+        false
+    }
+
+    fn code(verdict: &Verdict) -> &'static str {
+        verdict.outcome()
+    }
+
+    #[test]
+    fn allows_and_counts_a_good_request() {
+        let mut live = LiveState::default();
+        let verdict = decide(
+            &key(&["read:all"]),
+            &mut live,
+            &facts("GET", "read:all"),
+            &policy(12),
+            never_seen,
+        );
+        assert_eq!(code(&verdict), "allowed");
+        let rate = verdict.ratelimit.unwrap();
+        assert_eq!((rate.limit, rate.remaining), (12, 11));
+        assert_eq!(rate.policy_header(), "\"default\";q=12;w=1");
+        assert_eq!(live.last_used_ms, Some(NOW));
+        assert_eq!(verdict.identity.unwrap().owner, "acme");
+    }
+
+    #[test]
+    fn an_unknown_or_rolled_out_hash_is_invalid_and_unidentified() {
+        let mut live = LiveState::default();
+        let mut f = facts("GET", "read:all");
+        f.presented_hash = "other".into();
+        let verdict = decide(&key(&["read:all"]), &mut live, &f, &policy(12), never_seen);
+        assert_eq!(code(&verdict), "invalid_key");
+        assert!(verdict.identity.is_none() && verdict.ratelimit.is_none());
+    }
+
+    #[test]
+    fn the_previous_hash_works_only_within_its_grace() {
+        let mut stored = key(&["read:all"]);
+        stored.previous = Some(PreviousSecret {
+            hash: "old".into(),
+            until_ms: NOW + 1,
+            sealed_signing_secret: None,
+        });
+        let mut f = facts("GET", "read:all");
+        f.presented_hash = "old".into();
+        let mut live = LiveState::default();
+        assert_eq!(
+            code(&decide(&stored, &mut live, &f, &policy(12), never_seen)),
+            "allowed"
+        );
+        f.now_ms = NOW + 1;
+        assert_eq!(
+            code(&decide(&stored, &mut live, &f, &policy(12), never_seen)),
+            "invalid_key"
+        );
+    }
+
+    #[test]
+    fn status_checks_come_before_scope_and_carry_rate_headers() {
+        let mut stored = key(&["read:all"]);
+        stored.record.enabled = false;
+        let mut live = LiveState::default();
+        let verdict = decide(
+            &stored,
+            &mut live,
+            &facts("POST", "write:all"),
+            &policy(12),
+            never_seen,
+        );
+        assert_eq!(code(&verdict), "key_disabled");
+        assert_eq!(
+            verdict.ratelimit.unwrap().remaining,
+            12,
+            "a denial takes no slot"
+        );
+        stored.expires_ms = Some(NOW);
+        assert_eq!(
+            code(&decide(
+                &stored,
+                &mut live,
+                &facts("GET", "read:all"),
+                &policy(12),
+                never_seen
+            )),
+            "expired_key"
+        );
+    }
+
+    #[test]
+    fn domains_are_checked_against_the_origin_host() {
+        let mut stored = key(&["read:all"]);
+        stored.record.allowed_domains = vec!["*.example.com".into()];
+        let mut live = LiveState::default();
+        let mut f = facts("GET", "read:all");
+        assert_eq!(
+            code(&decide(&stored, &mut live, &f, &policy(12), never_seen)),
+            "domain_not_allowed"
+        );
+        f.origin_host = Some("evil.com".into());
+        assert_eq!(
+            code(&decide(&stored, &mut live, &f, &policy(12), never_seen)),
+            "domain_not_allowed"
+        );
+        f.origin_host = Some("app.example.com".into());
+        assert_eq!(
+            code(&decide(&stored, &mut live, &f, &policy(12), never_seen)),
+            "allowed"
+        );
+    }
+
+    #[test]
+    fn missing_scope_names_the_required_scope() {
+        let mut live = LiveState::default();
+        let verdict = decide(
+            &key(&["write:all"]),
+            &mut live,
+            &facts("GET", "read:all"),
+            &policy(12),
+            never_seen,
+        );
+        assert_eq!(
+            verdict.denial,
+            Some(Denial::InsufficientScope {
+                required_scope: "read:all".into()
+            })
+        );
+    }
+
+    #[test]
+    fn the_limit_admits_exactly_the_limit_then_refuses_with_retry_after() {
+        let stored = key(&["read:all"]);
+        let mut live = LiveState::default();
+        let outcomes: Vec<&str> = (0..10)
+            .map(|_| {
+                code(&decide(
+                    &stored,
+                    &mut live,
+                    &facts("GET", "read:all"),
+                    &policy(5),
+                    never_seen,
+                ))
+            })
+            .collect();
+        assert_eq!(outcomes.iter().filter(|c| **c == "allowed").count(), 5);
+        let refused = decide(
+            &stored,
+            &mut live,
+            &facts("GET", "read:all"),
+            &policy(5),
+            never_seen,
+        );
+        match refused.denial {
+            Some(Denial::RateLimited {
+                retry_after_seconds,
+            }) => assert!(retry_after_seconds >= 1),
+            other => panic!("expected rate_limited, got {other:?}"),
+        }
+        assert_eq!(refused.ratelimit.unwrap().remaining, 0);
+    }
+
+    #[test]
+    fn credits_are_spent_only_by_admitted_requests_and_never_below_zero() {
+        let stored = key(&["read:all"]);
+        let mut live = LiveState {
+            credits: Some(
+                CreditsSpec {
+                    remaining: 3,
+                    refill: None,
+                }
+                .into_credits(),
+            ),
+            ..LiveState::default()
+        };
+        for expected in [2, 1, 0] {
+            let verdict = decide(
+                &stored,
+                &mut live,
+                &facts("GET", "read:all"),
+                &policy(100),
+                never_seen,
+            );
+            assert_eq!(verdict.credits_remaining, Some(expected));
+        }
+        let exhausted = decide(
+            &stored,
+            &mut live,
+            &facts("GET", "read:all"),
+            &policy(100),
+            never_seen,
+        );
+        assert_eq!(code(&exhausted), "credits_exhausted");
+        assert_eq!(
+            exhausted.ratelimit.unwrap().remaining,
+            97,
+            "refused for credits: no slot taken"
+        );
+    }
+
+    #[test]
+    fn a_costly_route_takes_its_cost_and_a_refill_resets() {
+        let stored = key(&["read:all"]);
+        let mut live = LiveState {
+            credits: Some(
+                CreditsSpec {
+                    remaining: 7,
+                    refill: Some(Refill {
+                        amount: 7,
+                        interval_seconds: 60,
+                    }),
+                }
+                .into_credits(),
+            ),
+            ..LiveState::default()
+        };
+        let mut f = facts("GET", "read:all");
+        f.requirement.cost = 5;
+        assert_eq!(
+            decide(&stored, &mut live, &f, &policy(100), never_seen).credits_remaining,
+            Some(2)
+        );
+        assert_eq!(
+            code(&decide(&stored, &mut live, &f, &policy(100), never_seen)),
+            "credits_exhausted"
+        );
+        f.now_ms = stored.created_ms + 60_000;
+        assert_eq!(
+            decide(&stored, &mut live, &f, &policy(100), never_seen).credits_remaining,
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn signatures_are_required_checked_and_not_replayable() {
+        let mut stored = key(&["write:all"]);
+        stored.record.require_signature = true;
+        let secret = "kg_sig_secret";
+        let signing = Policy {
+            signing_secret: Some(secret),
+            ..policy(100)
+        };
+        let mut live = LiveState::default();
+        let unsigned = facts("POST", "write:all");
+        assert_eq!(
+            code(&decide(&stored, &mut live, &unsigned, &signing, never_seen)),
+            "invalid_signature"
+        );
+
+        let body_hash = sha256_hex(b"{}");
+        let ts = (NOW / 1000).to_string();
+        let sig = signature::sign_request(secret, &ts, "POST", "/v1/x", &body_hash);
+        let mut signed = unsigned.clone();
+        signed.signature = Some(SignatureFacts {
+            timestamp: Some(ts),
+            signature: Some(format!("v1={sig}")),
+            body_sha256: body_hash,
+        });
+        let verdict = decide(&stored, &mut live, &signed, &signing, never_seen);
+        assert_eq!(code(&verdict), "allowed");
+        assert_eq!(verdict.accepted_signature.as_deref(), Some(sig.as_str()));
+        let replay = decide(&stored, &mut live, &signed, &signing, |seen| seen == sig);
+        assert_eq!(code(&replay), "invalid_signature");
+
+        let mut verify_only = unsigned;
+        verify_only.signature = None;
+        assert_eq!(
+            code(&decide(
+                &stored,
+                &mut live,
+                &verify_only,
+                &signing,
+                never_seen
+            )),
+            "allowed"
+        );
+    }
+}

@@ -463,12 +463,124 @@ impl KeyRecord {
         let policy = self.plan.clone().unwrap_or_else(|| "default".to_string());
         (policy, limit)
     }
+}
+}
 
-    /// Whether `text` matches this key's name, description or prefix (case-insensitive).
-    pub fn matches_search(&self, text: &str) -> bool {
-        let needle = text.to_lowercase();
-        [&self.name, &self.description, &self.prefix]
-            .iter()
-            .any(|field| field.to_lowercase().contains(&needle))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000_000;
+
+    fn config() -> Config {
+        Config::from_lookup(|name| match name {
+            "PLANS" => Some(r#"{"pro": {"credits": {"remaining": 10}, "max_keys": 5}}"#.into()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    fn create(json: &str) -> Result<NewKey, Denial> {
+        parse_body::<CreateKeyRequest>(json.as_bytes())?.validate(None, &config(), NOW)
+    }
+
+    fn detail(denial: Denial) -> String {
+        assert_eq!(denial.code(), "bad_request");
+        denial.to_string()
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let secret = create(r#"{"owner": "acme"}"#).unwrap();
+        assert_eq!(secret.kind, KeyKind::Secret);
+        assert!(secret.record_template.enabled);
+        assert!(secret.record_template.scopes.contains(&"read:all".to_string()));
+        let publishable = create(r#"{"owner": "acme", "kind": "publishable"}"#).unwrap();
+        assert_eq!(publishable.record_template.scopes, vec!["read:all"]);
+    }
+
+    #[test]
+    fn publishable_keys_never_hold_write_delete_or_admin() {
+        for scope in ["admin", "write:all", "delete:datasets/x"] {
+            let body = format!(r#"{{"owner": "a", "kind": "publishable", "scopes": ["{scope}"]}}"#);
+            assert!(detail(create(&body).unwrap_err()).contains("scopes[0]"));
+        }
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let cases = [
+            (r#"{"owner": "a", "colour": 1}"#, "colour"),
+            (r#"{"owner": "a", "name": 5}"#, "name"),
+            (r#"{"owner": "a", "scopes": ["read:"]}"#, "scopes[0]"),
+            (r#"{"owner": "a", "allowed_domains": ["http://x.com"]}"#, "allowed_domains[0]"),
+            (r#"{"owner": "a", "rate_limit": {"limit": 0, "period_seconds": 1}}"#, "rate_limit.limit"),
+            (r#"{"owner": "a", "expires_at": "2001-01-01T00:00:00Z"}"#, "expires_at"),
+            (r#"{"owner": "a", "expires_at": "tomorrow"}"#, "expires_at"),
+            (r#"{"owner": "a", "plan": "gold"}"#, "plan"),
+            (r#"{"owner": "a b"}"#, "owner"),
+            (r#"{"name": "no owner"}"#, "owner"),
+            (r#"[]"#, "body"),
+        ];
+        for (body, field) in cases {
+            let message = detail(create(body).unwrap_err());
+            assert!(message.contains(field), "{body}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_plan_supplies_credits_unless_the_key_sets_its_own() {
+        let on_plan = create(r#"{"owner": "a", "plan": "pro"}"#).unwrap();
+        assert_eq!(on_plan.credits.unwrap().remaining, 10);
+        let own = create(r#"{"owner": "a", "plan": "pro", "credits": {"remaining": 3}}"#).unwrap();
+        assert_eq!(own.credits.unwrap().remaining, 3);
+    }
+
+    #[test]
+    fn patch_changes_fields_clears_nullables_and_refuses_owner_and_kind() {
+        let mut record = create(
+            r#"{"owner": "a", "name": "n", "expires_at": "2099-01-01T00:00:00Z", "rate_limit": {"limit": 5, "period_seconds": 1}}"#,
+        )
+        .unwrap()
+        .record_template;
+        let patch: PatchKeyRequest =
+            parse_body(br#"{"name": "renamed", "expires_at": null, "rate_limit": null, "enabled": false}"#).unwrap();
+        let applied = patch.apply(&mut record, &config(), NOW).unwrap();
+        assert_eq!(record.name, "renamed");
+        assert_eq!(record.expires_at, None);
+        assert_eq!(record.rate_limit, None);
+        assert!(!record.enabled);
+        assert_eq!(applied.expires_ms, Some(None));
+        assert_eq!(applied.changed_fields, vec!["name", "rate_limit", "expires_at", "enabled"]);
+
+        for body in [r#"{"owner": "b"}"#, r#"{"kind": "publishable"}"#] {
+            let patch: PatchKeyRequest = parse_body(body.as_bytes()).unwrap();
+            assert!(detail(patch.apply(&mut record, &config(), NOW).unwrap_err()).contains("cannot change"));
+        }
+    }
+
+    #[test]
+    fn turning_signatures_on_is_reported_once() {
+        let mut record = create(r#"{"owner": "a"}"#).unwrap().record_template;
+        let on: PatchKeyRequest = parse_body(br#"{"require_signature": true}"#).unwrap();
+        assert!(on.apply(&mut record, &config(), NOW).unwrap().signature_turned_on);
+        let again: PatchKeyRequest = parse_body(br#"{"require_signature": true}"#).unwrap();
+        assert!(!again.apply(&mut record, &config(), NOW).unwrap().signature_turned_on);
+    }
+
+    #[test]
+    fn the_effective_limit_is_key_then_plan_then_default() {
+        let config = Config::from_lookup(|name| match name {
+            "PLANS" => Some(r#"{"pro": {"rate_limit": "100/1s"}}"#.into()),
+            _ => None,
+        })
+        .unwrap();
+        let mut record = create(r#"{"owner": "a"}"#).unwrap().record_template;
+        assert_eq!(record.effective_rate_limit(&config).0, "default");
+        assert_eq!(record.effective_rate_limit(&config).1.limit, 12);
+        record.plan = Some("pro".into());
+        assert_eq!(record.effective_rate_limit(&config), ("pro".to_string(), RateLimit { limit: 100, period_seconds: 1 }));
+        record.rate_limit = Some(RateLimit { limit: 7, period_seconds: 60 });
+        assert_eq!(record.effective_rate_limit(&config).1.limit, 7);
     }
 }
