@@ -464,7 +464,6 @@ impl KeyRecord {
         (policy, limit)
     }
 }
-}
 
 #[cfg(test)]
 mod tests {
@@ -494,7 +493,12 @@ mod tests {
         let secret = create(r#"{"owner": "acme"}"#).unwrap();
         assert_eq!(secret.kind, KeyKind::Secret);
         assert!(secret.record_template.enabled);
-        assert!(secret.record_template.scopes.contains(&"read:all".to_string()));
+        assert!(
+            secret
+                .record_template
+                .scopes
+                .contains(&"read:all".to_string())
+        );
         let publishable = create(r#"{"owner": "acme", "kind": "publishable"}"#).unwrap();
         assert_eq!(publishable.record_template.scopes, vec!["read:all"]);
     }
@@ -513,9 +517,18 @@ mod tests {
             (r#"{"owner": "a", "colour": 1}"#, "colour"),
             (r#"{"owner": "a", "name": 5}"#, "name"),
             (r#"{"owner": "a", "scopes": ["read:"]}"#, "scopes[0]"),
-            (r#"{"owner": "a", "allowed_domains": ["http://x.com"]}"#, "allowed_domains[0]"),
-            (r#"{"owner": "a", "rate_limit": {"limit": 0, "period_seconds": 1}}"#, "rate_limit.limit"),
-            (r#"{"owner": "a", "expires_at": "2001-01-01T00:00:00Z"}"#, "expires_at"),
+            (
+                r#"{"owner": "a", "allowed_domains": ["http://x.com"]}"#,
+                "allowed_domains[0]",
+            ),
+            (
+                r#"{"owner": "a", "rate_limit": {"limit": 0, "period_seconds": 1}}"#,
+                "rate_limit.limit",
+            ),
+            (
+                r#"{"owner": "a", "expires_at": "2001-01-01T00:00:00Z"}"#,
+                "expires_at",
+            ),
             (r#"{"owner": "a", "expires_at": "tomorrow"}"#, "expires_at"),
             (r#"{"owner": "a", "plan": "gold"}"#, "plan"),
             (r#"{"owner": "a b"}"#, "owner"),
@@ -543,19 +556,27 @@ mod tests {
         )
         .unwrap()
         .record_template;
-        let patch: PatchKeyRequest =
-            parse_body(br#"{"name": "renamed", "expires_at": null, "rate_limit": null, "enabled": false}"#).unwrap();
+        let patch: PatchKeyRequest = parse_body(
+            br#"{"name": "renamed", "expires_at": null, "rate_limit": null, "enabled": false}"#,
+        )
+        .unwrap();
         let applied = patch.apply(&mut record, &config(), NOW).unwrap();
         assert_eq!(record.name, "renamed");
         assert_eq!(record.expires_at, None);
         assert_eq!(record.rate_limit, None);
         assert!(!record.enabled);
         assert_eq!(applied.expires_ms, Some(None));
-        assert_eq!(applied.changed_fields, vec!["name", "rate_limit", "expires_at", "enabled"]);
+        assert_eq!(
+            applied.changed_fields,
+            vec!["name", "rate_limit", "expires_at", "enabled"]
+        );
 
         for body in [r#"{"owner": "b"}"#, r#"{"kind": "publishable"}"#] {
             let patch: PatchKeyRequest = parse_body(body.as_bytes()).unwrap();
-            assert!(detail(patch.apply(&mut record, &config(), NOW).unwrap_err()).contains("cannot change"));
+            assert!(
+                detail(patch.apply(&mut record, &config(), NOW).unwrap_err())
+                    .contains("cannot change")
+            );
         }
     }
 
@@ -563,9 +584,18 @@ mod tests {
     fn turning_signatures_on_is_reported_once() {
         let mut record = create(r#"{"owner": "a"}"#).unwrap().record_template;
         let on: PatchKeyRequest = parse_body(br#"{"require_signature": true}"#).unwrap();
-        assert!(on.apply(&mut record, &config(), NOW).unwrap().signature_turned_on);
+        assert!(
+            on.apply(&mut record, &config(), NOW)
+                .unwrap()
+                .signature_turned_on
+        );
         let again: PatchKeyRequest = parse_body(br#"{"require_signature": true}"#).unwrap();
-        assert!(!again.apply(&mut record, &config(), NOW).unwrap().signature_turned_on);
+        assert!(
+            !again
+                .apply(&mut record, &config(), NOW)
+                .unwrap()
+                .signature_turned_on
+        );
     }
 
     #[test]
@@ -579,8 +609,20 @@ mod tests {
         assert_eq!(record.effective_rate_limit(&config).0, "default");
         assert_eq!(record.effective_rate_limit(&config).1.limit, 12);
         record.plan = Some("pro".into());
-        assert_eq!(record.effective_rate_limit(&config), ("pro".to_string(), RateLimit { limit: 100, period_seconds: 1 }));
-        record.rate_limit = Some(RateLimit { limit: 7, period_seconds: 60 });
+        assert_eq!(
+            record.effective_rate_limit(&config),
+            (
+                "pro".to_string(),
+                RateLimit {
+                    limit: 100,
+                    period_seconds: 1
+                }
+            )
+        );
+        record.rate_limit = Some(RateLimit {
+            limit: 7,
+            period_seconds: 60,
+        });
         assert_eq!(record.effective_rate_limit(&config).1.limit, 7);
     }
 }
