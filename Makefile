@@ -8,7 +8,7 @@ export WRANGLER_SEND_METRICS := false
 export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 export WASM_OPT_BIN := $(CURDIR)/node_modules/binaryen/bin/wasm-opt
 
-.PHONY: install build dev test lint unit e2e browser bench clean
+.PHONY: install build cli dev test lint unit e2e browser bench clean
 
 install:
 	@bash scripts/install.sh
@@ -21,13 +21,16 @@ dev: build
 
 lint: install
 	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --all-features -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown -- -D warnings
 
 unit: install
-	cargo test
+	cargo test --all-features
 
-e2e: build
+cli: install
+	cargo build --features cli --bin keygate
+
+e2e: build cli
 	node --test --test-concurrency=1 tests/e2e/
 
 browser: build
