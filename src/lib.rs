@@ -23,7 +23,7 @@ use worker::{Context, Env, Request, Response, event};
 /// the admin prefix goes to the admin API, and everything else is the edge.
 #[cfg(target_arch = "wasm32")]
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let request_id = runtime::new_request_id();
     let config = match runtime::config(&env) {
         Ok(config) => config,
@@ -32,5 +32,5 @@ async fn fetch(request: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     if admin::owns_path(&config, &request.path()) {
         return Ok(admin::handle(request, &env, &config, &request_id).await);
     }
-    Ok(edge::handle(request, &env, &config, &request_id).await)
+    Ok(edge::handle(request, &env, &ctx, &config, &request_id).await)
 }

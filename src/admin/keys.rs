@@ -17,6 +17,7 @@ use crate::runtime::{self, respond};
 use crate::store::key_do::{self, Issued, KeyCommand, MAX_GRACE_SECONDS, Revoked, UsageReport};
 use crate::store::kv;
 use crate::store::owner_do::{self, AuditEvent, DIRECTORY, IndexEntry, Page, RegistryCommand};
+use crate::store::usage::UsageCounts;
 
 const DEFAULT_PAGE: u32 = 20;
 const MAX_PAGE: u32 = 100;
@@ -479,4 +480,24 @@ pub async fn audit(
         &json!({ "events": page.items, "next_cursor": page.next_cursor }),
         request_id,
     ))
+}
+
+/// Denials decided before any key was found, counted per gateway (admin token only).
+pub async fn gateway_usage(
+    env: &Env,
+    principal: &Principal,
+    request_id: &str,
+) -> Result<Response, Denial> {
+    if principal.confined_to().is_some() {
+        return Err(Denial::forbidden("gateway usage needs the admin token"));
+    }
+    let counts: UsageCounts = owner_do::send(
+        env,
+        DIRECTORY,
+        &RegistryCommand::GatewayUsage {
+            now_ms: runtime::now_ms(),
+        },
+    )
+    .await?;
+    Ok(respond::json(200, &counts, request_id))
 }

@@ -124,6 +124,10 @@ async fn route(
             only(&method, &[Method::Get])?;
             keys::usage(env, &principal, id, request_id).await
         }
+        ["v1", "usage"] => {
+            only(&method, &[Method::Get])?;
+            keys::gateway_usage(env, &principal, request_id).await
+        }
         ["v1", "audit"] => {
             only(&method, &[Method::Get])?;
             let query = request

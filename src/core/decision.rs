@@ -105,6 +105,21 @@ pub struct RateHeaders {
 }
 
 impl RateHeaders {
+    pub fn new(
+        policy: String,
+        limit: RateLimit,
+        remaining: u32,
+        reset_seconds: u64,
+    ) -> RateHeaders {
+        RateHeaders {
+            policy,
+            limit: limit.limit,
+            period_seconds: limit.period_seconds,
+            remaining,
+            reset_seconds,
+        }
+    }
+
     pub fn policy_header(&self) -> String {
         format!(
             "\"{}\";q={};w={}",
@@ -294,13 +309,12 @@ pub fn decide(
 }
 
 fn rate_headers(policy: &Policy<'_>, remaining: u32, reset_seconds: u64) -> RateHeaders {
-    RateHeaders {
-        policy: policy.rate_policy.clone(),
-        limit: policy.rate_limit.limit,
-        period_seconds: policy.rate_limit.period_seconds,
+    RateHeaders::new(
+        policy.rate_policy.clone(),
+        policy.rate_limit,
         remaining,
         reset_seconds,
-    }
+    )
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 
 pub mod check;
 pub mod cors;
+pub mod gateway_usage;
 pub mod proxy;
 
-use worker::{Env, Method, Request, Response};
+use worker::{Context, Env, Method, Request, Response};
 
 use crate::core::config::Config;
 use crate::core::credentials::{Credential, extract_credential};
@@ -23,6 +24,8 @@ const MAX_SIGNED_BODY_BYTES: usize = 32 * 1024 * 1024;
 struct Refusal {
     denial: Denial,
     ratelimit: Option<RateHeaders>,
+    /// Whether the key's object counted it (else it is counted per gateway).
+    counted: bool,
 }
 
 impl From<Denial> for Refusal {
@@ -30,14 +33,22 @@ impl From<Denial> for Refusal {
         Refusal {
             denial,
             ratelimit: None,
+            counted: false,
         }
     }
 }
 
-pub async fn handle(request: Request, env: &Env, config: &Config, request_id: &str) -> Response {
+pub async fn handle(
+    request: Request,
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+    request_id: &str,
+) -> Response {
     let origin = request.headers().get("Origin").ok().flatten();
     let url = request.url().ok();
     if config.require_https && url.as_ref().is_some_and(|u| u.scheme() != "https") {
+        gateway_usage::record(Denial::HttpsRequired.code(), runtime::now_ms(), env, ctx);
         return finish(
             respond::problem(&Denial::HttpsRequired, request_id),
             None,
@@ -51,6 +62,9 @@ pub async fn handle(request: Request, env: &Env, config: &Config, request_id: &s
     match admit_and_forward(request, env, config, request_id).await {
         Ok((response, rate)) => finish(response, Some(&rate), config, origin.as_deref()),
         Err(refusal) => {
+            if !refusal.counted {
+                gateway_usage::record(refusal.denial.code(), runtime::now_ms(), env, ctx);
+            }
             let response = respond::problem(&refusal.denial, request_id);
             // A refused origin is never echoed back to the browser.
             let echo = match refusal.denial {
@@ -171,6 +185,7 @@ async fn admit_and_forward(
     };
     let now_seconds = facts.now_ms / 1000;
     let verdict = check::check_key(env, config, &key, facts).await?;
+    let counted = verdict.identity.is_some();
     let (Some(identity), Some(rate), None) = (
         verdict.identity,
         verdict.ratelimit.clone(),
@@ -179,6 +194,7 @@ async fn admit_and_forward(
         return Err(Refusal {
             denial: verdict.denial.unwrap_or(Denial::InvalidKey),
             ratelimit: verdict.ratelimit,
+            counted,
         });
     };
     let forward_target = if from_query.is_some() {
@@ -203,6 +219,7 @@ async fn admit_and_forward(
     .map_err(|denial| Refusal {
         denial,
         ratelimit: Some(rate.clone()),
+        counted: true,
     })?;
     let _ = response.headers().set("X-Request-Id", request_id);
     Ok((response, rate))

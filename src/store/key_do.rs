@@ -9,29 +9,27 @@
 use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize};
-use worker::{Env, Request, Response, SqlStorage, SqlStorageValue, State, durable_object};
+use std::cell::Cell;
+
+use worker::{Env, Request, Response, SqlStorage, State, durable_object};
 
 use crate::core::config::Config;
 use crate::core::decision::{
-    self, LiveState, Policy, PreviousSecret, RequestFacts, StoredKey, Verdict,
+    self, LiveState, Policy, PreviousSecret, RateHeaders, RequestFacts, StoredKey, Verdict,
 };
 use crate::core::error::Denial;
 use crate::core::key_format;
-use crate::core::ratelimit::RateLimit;
 use crate::core::record::{KeyRecord, KeyStatus, PatchKeyRequest, parse_body};
 use crate::core::secret_box;
 use crate::core::signature::MAX_SKEW_SECONDS;
 use crate::core::time::rfc3339;
 use crate::runtime;
+use crate::store::usage::{self, UsageCounts, sql_int};
 use crate::store::{answer, call, read_command};
 
 pub const BINDING: &str = "KEY_OBJECT";
 /// A roll's grace is at most 7 days (SPEC section 1).
 pub const MAX_GRACE_SECONDS: u64 = 7 * 86_400;
-const MINUTE_MS: u64 = 60_000;
-const HOUR_MS: u64 = 3_600_000;
-const MINUTES_KEPT: u64 = 24 * 60;
-const HOURS_KEPT: u64 = 30 * 24;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -84,27 +82,23 @@ pub struct Revoked {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct UsageBucket {
-    pub start: String,
-    pub counts: serde_json::Map<String, serde_json::Value>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
 pub struct UsageReport {
     pub key_id: String,
-    pub totals: serde_json::Map<String, serde_json::Value>,
-    pub minutes: Vec<UsageBucket>,
-    pub hours: Vec<UsageBucket>,
+    #[serde(flatten)]
+    pub counts: UsageCounts,
     pub last_used_at: Option<String>,
     pub credits_remaining: Option<u64>,
-    pub rate_limit: crate::core::decision::RateHeaders,
+    pub rate_limit: RateHeaders,
 }
 
 #[durable_object]
 pub struct KeyObject {
+    state: State,
     sql: SqlStorage,
     env: Env,
     cached: RefCell<Option<(StoredKey, LiveState)>>,
+    /// Whether a pruning alarm is known to be scheduled.
+    alarm_scheduled: Cell<bool>,
 }
 
 impl worker::DurableObject for KeyObject {
@@ -113,16 +107,18 @@ impl worker::DurableObject for KeyObject {
         for statement in [
             "CREATE TABLE IF NOT EXISTS key_state (slot INTEGER PRIMARY KEY, stored TEXT NOT NULL, live TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS seen_signature (signature TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS usage (grain TEXT NOT NULL, bucket INTEGER NOT NULL, outcome TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (grain, bucket, outcome))",
+            usage::SCHEMA,
         ] {
             if let Err(error) = sql.exec(statement, None) {
                 worker::console_error!("keygate: key object schema: {error}");
             }
         }
         KeyObject {
+            state,
             sql,
             env,
             cached: RefCell::new(None),
+            alarm_scheduled: Cell::new(false),
         }
     }
 
@@ -139,7 +135,11 @@ impl worker::DurableObject for KeyObject {
             KeyCommand::Ping => answer(&Ok(true)),
             KeyCommand::Create { stored, live } => answer(&self.create(*stored, live, &config)),
             KeyCommand::Get { now_ms } => answer(&self.view(now_ms)),
-            KeyCommand::Check { facts } => answer(&self.check(&facts, &config)),
+            KeyCommand::Check { facts } => {
+                let verdict = self.check(&facts, &config);
+                self.schedule_pruning(facts.now_ms).await;
+                answer(&verdict)
+            }
             KeyCommand::Authenticate {
                 presented_hash,
                 now_ms,
@@ -154,6 +154,16 @@ impl worker::DurableObject for KeyObject {
             KeyCommand::Revoke => answer(&self.revoke()),
             KeyCommand::Usage { now_ms } => answer(&self.usage(now_ms, &config)),
         }
+    }
+
+    /// Prunes old usage buckets, and comes back while there is usage to prune.
+    async fn alarm(&self) -> worker::Result<Response> {
+        self.alarm_scheduled.set(false);
+        let now_ms = runtime::now_ms();
+        if usage::prune(&self.sql, now_ms).is_ok() && self.load().ok().flatten().is_some() {
+            self.schedule_pruning(now_ms).await;
+        }
+        Response::ok("pruned")
     }
 }
 
@@ -294,7 +304,7 @@ impl KeyObject {
             self.remember_signature(signature, facts.now_ms)?;
         }
         if verdict.identity.is_some() {
-            self.count_usage(verdict.outcome(), facts.now_ms)?;
+            usage::count(&self.sql, verdict.outcome(), 1, facts.now_ms)?;
         }
         Ok(verdict)
     }
@@ -420,106 +430,33 @@ impl KeyObject {
         Ok(())
     }
 
-    /// Counts one decision in the totals, its minute and its hour, in one statement.
-    fn count_usage(&self, outcome: &str, now_ms: u64) -> Result<(), Denial> {
-        let minute = now_ms / MINUTE_MS;
-        let hour = now_ms / HOUR_MS;
-        self.sql
-            .exec(
-                "INSERT INTO usage (grain, bucket, outcome, count) VALUES ('t', 0, ?1, 1), ('m', ?2, ?1, 1), ('h', ?3, ?1, 1) ON CONFLICT(grain, bucket, outcome) DO UPDATE SET count = count + 1",
-                vec![outcome.into(), sql_int(minute), sql_int(hour)],
-            )
-            .map_err(store_error)?;
-        // Pruning on the first request of each hour keeps the tables bounded.
-        if now_ms % HOUR_MS < MINUTE_MS {
-            self.sql
-                .exec(
-                    "DELETE FROM usage WHERE (grain = 'm' AND bucket < ?) OR (grain = 'h' AND bucket < ?)",
-                    vec![
-                        sql_int(minute.saturating_sub(MINUTES_KEPT)),
-                        sql_int(hour.saturating_sub(HOURS_KEPT)),
-                    ],
-                )
-                .map_err(store_error)?;
+    async fn schedule_pruning(&self, now_ms: u64) {
+        if self.alarm_scheduled.get() {
+            return;
         }
-        Ok(())
+        let storage = self.state.storage();
+        let scheduled = match storage.get_alarm().await {
+            Ok(Some(_)) => true,
+            _ => storage
+                .set_alarm(usage::next_prune_ms(now_ms) as i64)
+                .await
+                .is_ok(),
+        };
+        self.alarm_scheduled.set(scheduled);
     }
 
     fn usage(&self, now_ms: u64, config: &Config) -> Result<UsageReport, Denial> {
         let (stored, live) = self.load()?.ok_or_else(unknown_key)?;
-        #[derive(Deserialize)]
-        struct Row {
-            grain: String,
-            bucket: i64,
-            outcome: String,
-            count: i64,
-        }
-        let minute_floor = (now_ms / MINUTE_MS).saturating_sub(MINUTES_KEPT);
-        let hour_floor = (now_ms / HOUR_MS).saturating_sub(HOURS_KEPT);
-        let rows: Vec<Row> = self
-            .sql
-            .exec(
-                "SELECT grain, bucket, outcome, count FROM usage WHERE grain = 't' OR (grain = 'm' AND bucket >= ?) OR (grain = 'h' AND bucket >= ?) ORDER BY grain, bucket, outcome",
-                vec![sql_int(minute_floor), sql_int(hour_floor)],
-            )
-            .and_then(|cursor| cursor.to_array())
-            .map_err(store_error)?;
-        let mut totals = serde_json::Map::new();
-        let mut minutes: Vec<UsageBucket> = Vec::new();
-        let mut hours: Vec<UsageBucket> = Vec::new();
-        for row in rows {
-            let bucket = u64::try_from(row.bucket).unwrap_or(0);
-            let (list, width) = match row.grain.as_str() {
-                "t" => {
-                    totals.insert(row.outcome, row.count.into());
-                    continue;
-                }
-                "m" => (&mut minutes, MINUTE_MS),
-                _ => (&mut hours, HOUR_MS),
-            };
-            let start = rfc3339(bucket * width);
-            match list.last_mut() {
-                Some(last) if last.start == start => {
-                    last.counts.insert(row.outcome, row.count.into());
-                }
-                _ => {
-                    let mut counts = serde_json::Map::new();
-                    counts.insert(row.outcome, row.count.into());
-                    list.push(UsageBucket { start, counts });
-                }
-            }
-        }
         let (policy, limit) = stored.record.effective_rate_limit(config);
         let peek = live.limiter.peek(limit, now_ms);
         Ok(UsageReport {
             key_id: stored.record.id.clone(),
-            totals,
-            minutes,
-            hours,
+            counts: usage::read(&self.sql, now_ms)?,
             last_used_at: live.last_used_ms.map(rfc3339),
             credits_remaining: live.credits.map(|c| c.remaining),
-            rate_limit: rate_figures(policy, limit, peek.remaining, peek.reset_seconds),
+            rate_limit: RateHeaders::new(policy, limit, peek.remaining, peek.reset_seconds),
         })
     }
-}
-
-fn rate_figures(
-    policy: String,
-    limit: RateLimit,
-    remaining: u32,
-    reset_seconds: u64,
-) -> crate::core::decision::RateHeaders {
-    crate::core::decision::RateHeaders {
-        policy,
-        limit: limit.limit,
-        period_seconds: limit.period_seconds,
-        remaining,
-        reset_seconds,
-    }
-}
-
-fn sql_int(value: u64) -> SqlStorageValue {
-    SqlStorageValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
 }
 
 /// The record as the API shows it: live credits and last use filled in.

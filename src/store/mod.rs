@@ -9,6 +9,7 @@
 pub mod key_do;
 pub mod kv;
 pub mod owner_do;
+pub mod usage;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

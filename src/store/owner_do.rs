@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use worker::{Env, Request, Response, SqlStorage, SqlStorageValue, State, durable_object};
 
 use crate::core::error::Denial;
+use crate::store::usage::{self, UsageCounts};
 use crate::store::{answer, call, read_command};
 
 pub const BINDING: &str = "OWNER_REGISTRY";
@@ -65,6 +66,14 @@ pub enum RegistryCommand {
         limit: u32,
         cursor: Option<String>,
     },
+    /// Adds a batch of gateway-level denials (directory only).
+    CountGateway {
+        counts: Vec<(String, u64)>,
+        now_ms: u64,
+    },
+    GatewayUsage {
+        now_ms: u64,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -84,6 +93,7 @@ impl worker::DurableObject for OwnerRegistry {
         for statement in [
             "CREATE TABLE IF NOT EXISTS key_index (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, prefix TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL)",
+            usage::SCHEMA,
         ] {
             if let Err(error) = sql.exec(statement, None) {
                 worker::console_error!("keygate: owner registry schema: {error}");
@@ -109,6 +119,15 @@ impl worker::DurableObject for OwnerRegistry {
             }
             RegistryCommand::Audit { limit, cursor } => {
                 answer(&self.audit(limit, cursor.as_deref()))
+            }
+            RegistryCommand::CountGateway { counts, now_ms } => answer(
+                &counts
+                    .iter()
+                    .try_for_each(|(code, n)| usage::count(&self.sql, code, *n, now_ms))
+                    .and_then(|()| usage::prune(&self.sql, now_ms)),
+            ),
+            RegistryCommand::GatewayUsage { now_ms } => {
+                answer::<UsageCounts>(&usage::read(&self.sql, now_ms))
             }
         }
     }
