@@ -1,6 +1,6 @@
 //! Credential extraction (SPEC section 2 step 2).
 
-/// Where the credential came from, so the proxy can strip exactly that.
+/// The API key a request presents, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
     None,
@@ -13,11 +13,96 @@ pub enum CredentialError {
     Ambiguous,
 }
 
+/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive).
+fn bearer_token(value: &str) -> Option<&str> {
+    let value = value.trim();
+    let (scheme, token) = value.split_once([' ', '\t'])?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// The API key from `Authorization: Bearer`, `ApiKey`, `X-API-Key` (names
 /// case-insensitive, values trimmed) and, when allowed, the `api_key` query parameter.
 pub fn extract_credential(
     headers: &[(String, String)],
     query_key: Option<&str>,
 ) -> Result<Credential, CredentialError> {
-    todo!("{headers:?}{query_key:?}")
+    let from_headers = headers.iter().filter_map(|(name, value)| {
+        let name = name.to_ascii_lowercase();
+        match name.as_str() {
+            "authorization" => bearer_token(value),
+            "apikey" | "x-api-key" => Some(value.trim()),
+            _ => None,
+        }
+    });
+    let mut found: Option<&str> = None;
+    for candidate in from_headers.chain(query_key.map(str::trim)) {
+        if candidate.is_empty() {
+            continue;
+        }
+        match found {
+            Some(existing) if existing != candidate => return Err(CredentialError::Ambiguous),
+            _ => found = Some(candidate),
+        }
+    }
+    Ok(found.map_or(Credential::None, |key| Credential::Key(key.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn each_header_form_case_insensitive_and_trimmed() {
+        for (name, value) in [
+            ("Authorization", "Bearer k1"),
+            ("authorization", "bearer   k1  "),
+            ("ApiKey", " k1"),
+            ("apikey", "k1"),
+            ("X-API-Key", "k1 "),
+            ("x-api-key", "k1"),
+        ] {
+            assert_eq!(
+                extract_credential(&headers(&[(name, value)]), None),
+                Ok(Credential::Key("k1".into())),
+                "{name}: {value}"
+            );
+        }
+    }
+
+    #[test]
+    fn none_same_twice_and_ambiguous() {
+        assert_eq!(extract_credential(&[], None), Ok(Credential::None));
+        assert_eq!(
+            extract_credential(
+                &headers(&[("Authorization", "Basic abc"), ("X-API-Key", "  ")]),
+                None
+            ),
+            Ok(Credential::None)
+        );
+        assert_eq!(
+            extract_credential(
+                &headers(&[("Authorization", "Bearer k1"), ("X-API-Key", "k1")]),
+                Some("k1")
+            ),
+            Ok(Credential::Key("k1".into()))
+        );
+        assert_eq!(
+            extract_credential(&headers(&[("ApiKey", "k1"), ("X-API-Key", "k2")]), None),
+            Err(CredentialError::Ambiguous)
+        );
+        assert_eq!(
+            extract_credential(&headers(&[("ApiKey", "k1")]), Some("k2")),
+            Err(CredentialError::Ambiguous)
+        );
+        assert_eq!(
+            extract_credential(&[], Some("q")),
+            Ok(Credential::Key("q".into()))
+        );
+    }
 }

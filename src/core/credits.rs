@@ -1,4 +1,6 @@
-//! Credits (SPEC section 2 step 8): a usage allowance with an optional periodic refill.
+//! Credits (SPEC section 2 step 8): a usage allowance with an optional
+//! periodic refill. Every `interval_seconds` after the key's creation,
+//! `remaining` is set to `amount` (not added to).
 
 use serde::{Deserialize, Serialize};
 
@@ -31,13 +33,122 @@ pub enum SpendOutcome {
 }
 
 impl Credits {
+    fn interval_ms(&self) -> Option<u64> {
+        self.refill
+            .map(|r| r.interval_seconds.saturating_mul(1000))
+            .filter(|ms| *ms > 0)
+    }
+
     /// Applies every refill due since `created_ms` (each sets `remaining` to `amount`).
     pub fn apply_refills(&mut self, created_ms: u64, now_ms: u64) {
-        todo!("{created_ms}{now_ms}")
+        let (Some(refill), Some(interval)) = (self.refill, self.interval_ms()) else {
+            return;
+        };
+        let due = now_ms.saturating_sub(created_ms) / interval;
+        if due > self.refills_applied {
+            self.remaining = refill.amount;
+            self.refills_applied = due;
+        }
     }
 
     /// Takes `cost` if that much remains (after applying due refills); never goes below zero.
     pub fn try_spend(&mut self, cost: u64, created_ms: u64, now_ms: u64) -> SpendOutcome {
-        todo!("{cost}{created_ms}{now_ms}")
+        self.apply_refills(created_ms, now_ms);
+        if self.remaining >= cost {
+            self.remaining -= cost;
+            return SpendOutcome::Spent {
+                remaining: self.remaining,
+            };
+        }
+        let retry_after_seconds = self.interval_ms().map(|interval| {
+            let next_refill = created_ms + (self.refills_applied + 1) * interval;
+            next_refill.saturating_sub(now_ms).div_ceil(1000).max(1)
+        });
+        SpendOutcome::Exhausted {
+            retry_after_seconds,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CREATED: u64 = 1_000_000;
+
+    fn credits(remaining: u64, refill: Option<(u64, u64)>) -> Credits {
+        Credits {
+            remaining,
+            refill: refill.map(|(amount, interval_seconds)| Refill {
+                amount,
+                interval_seconds,
+            }),
+            refills_applied: 0,
+        }
+    }
+
+    #[test]
+    fn three_credits_three_spends_then_exhausted() {
+        let mut c = credits(3, None);
+        for left in [2, 1, 0] {
+            assert_eq!(
+                c.try_spend(1, CREATED, CREATED),
+                SpendOutcome::Spent { remaining: left }
+            );
+        }
+        assert_eq!(
+            c.try_spend(1, CREATED, CREATED),
+            SpendOutcome::Exhausted {
+                retry_after_seconds: None
+            }
+        );
+        assert_eq!(c.remaining, 0);
+    }
+
+    #[test]
+    fn cost_above_remaining_takes_nothing() {
+        let mut c = credits(4, None);
+        assert!(matches!(
+            c.try_spend(5, CREATED, CREATED),
+            SpendOutcome::Exhausted { .. }
+        ));
+        assert_eq!(c.remaining, 4);
+        assert_eq!(
+            c.try_spend(4, CREATED, CREATED),
+            SpendOutcome::Spent { remaining: 0 }
+        );
+    }
+
+    #[test]
+    fn refill_sets_not_adds_and_retry_after_points_at_it() {
+        let mut c = credits(2, Some((5, 60)));
+        c.try_spend(2, CREATED, CREATED + 1_000);
+        assert_eq!(
+            c.try_spend(1, CREATED, CREATED + 10_000),
+            SpendOutcome::Exhausted {
+                retry_after_seconds: Some(50)
+            }
+        );
+        assert_eq!(
+            c.try_spend(1, CREATED, CREATED + 60_000),
+            SpendOutcome::Spent { remaining: 4 }
+        );
+        // Unused credits do not accumulate across refills.
+        c.apply_refills(CREATED, CREATED + 185_000);
+        assert_eq!(c.remaining, 5);
+        assert_eq!(c.refills_applied, 3);
+        c.apply_refills(CREATED, CREATED + 190_000);
+        assert_eq!(c.remaining, 5);
+    }
+
+    #[test]
+    fn zero_interval_never_refills_or_panics() {
+        let mut c = credits(0, Some((5, 0)));
+        assert_eq!(
+            c.try_spend(1, CREATED, u64::MAX),
+            SpendOutcome::Exhausted {
+                retry_after_seconds: None
+            }
+        );
     }
 }

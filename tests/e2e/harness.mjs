@@ -98,3 +98,98 @@ export async function startGateway({ originUrl, vars = {} } = {}) {
     stop: () => mf.dispose(),
   };
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the edge, foundation and fuzz tests: raw HTTP requests (exact
+// request line, any method, duplicate or odd headers) and the key format of
+// SPEC section 1 (base62, CRC-32) written independently of the Rust code.
+import { request as httpRequest } from "node:http";
+import { createServer as createNetServer } from "node:net";
+
+/**
+ * One HTTP/1.1 request through node:http, without fetch's rules: `target` is
+ * sent as the request line exactly; `headers` is an object or a flat raw array
+ * [name, value, name, value, ...] (keeps order, case and duplicates); `body` is
+ * a string/Buffer, or a function (req) => void that writes and ends it.
+ * Resolves to { status, headers (lowercased), rawHeaders, body (Buffer), text(), json() }.
+ */
+export function rawRequest(baseUrl, { method = "GET", target = "/", headers = {}, body, timeoutMs = 30000 } = {}) {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, method, path: target, headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on("data", (chunk) => chunks.push(chunk));
+      res.on("error", reject);
+      res.on("end", () => {
+        const buffer = Buffer.concat(chunks);
+        resolve({
+          status: res.statusCode,
+          headers: res.headers,
+          rawHeaders: res.rawHeaders,
+          body: buffer,
+          text: () => buffer.toString("utf8"),
+          json: () => JSON.parse(buffer.toString("utf8")),
+        });
+      });
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms: ${method} ${target.slice(0, 200)}`)));
+    req.on("error", reject);
+    if (typeof body === "function") body(req);
+    else req.end(body);
+  });
+}
+
+/** A URL on 127.0.0.1 where nothing listens (a port bound then released). */
+export async function closedPortUrl() {
+  const server = createNetServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
+
+export const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/** `value` (BigInt or number) in base62, most significant digit first, left-padded with 0. */
+export function base62(value, width) {
+  let n = BigInt(value);
+  let out = "";
+  while (n > 0n) {
+    out = BASE62[Number(n % 62n)] + out;
+    n /= 62n;
+  }
+  return out.padStart(width, "0");
+}
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[i] = c >>> 0;
+  }
+  return table;
+})();
+
+/** CRC-32 (IEEE 802.3, as crc32fast computes it) of a string's ASCII bytes or a Buffer. */
+export function crc32(input) {
+  const bytes = typeof input === "string" ? Buffer.from(input, "latin1") : input;
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** A well-formed key (right length, alphabet and checksum) for `namespace`, `kind`, 43-char `body`. */
+export function makeKey(namespace, kind, body) {
+  const head = `${namespace}_${kind}_${body}`;
+  return head + base62(crc32(head), 6);
+}
+
+/** A well-formed key that no gateway issued: `key` with its body changed and the checksum recomputed. */
+export function forgeKey(key) {
+  const match = /^([a-z][a-z0-9]{1,15})_(sk|pk)_([0-9A-Za-z]{43})[0-9A-Za-z]{6}$/.exec(key);
+  if (!match) throw new Error(`not a key: ${key}`);
+  const [, namespace, kind, body] = match;
+  const first = BASE62[(BASE62.indexOf(body[0]) + 1) % 62];
+  return makeKey(namespace, kind, first + body.slice(1, 20) + [...body.slice(20)].reverse().join(""));
+}
