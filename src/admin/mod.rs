@@ -69,7 +69,12 @@ async fn route(
         .unwrap_or_default()
         .to_string();
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    // `worker::Method` turns unknown methods into GET; refuse them first.
+    let raw_method = request.inner().method();
     let method = request.method();
+    if method.as_ref() != raw_method {
+        return Err(Denial::MethodNotAllowed);
+    }
 
     if let Some(console_rest) = rest.strip_prefix("/console") {
         only(&method, &[Method::Get, Method::Head])?;

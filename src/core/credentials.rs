@@ -26,13 +26,17 @@ pub fn extract_credential(
     headers: &[(String, String)],
     query_key: Option<&str>,
 ) -> Result<Credential, CredentialError> {
-    let from_headers = headers.iter().filter_map(|(name, value)| {
+    // A repeated header reaches the Worker as one value joined by commas;
+    // keys never contain a comma, so each part is a candidate.
+    let from_headers = headers.iter().flat_map(|(name, value)| {
         let name = name.to_ascii_lowercase();
-        match name.as_str() {
-            "authorization" => bearer_token(value),
-            "apikey" | "x-api-key" => Some(value.trim()),
-            _ => None,
-        }
+        value
+            .split(',')
+            .filter_map(move |part| match name.as_str() {
+                "authorization" => bearer_token(part),
+                "apikey" | "x-api-key" => Some(part.trim()),
+                _ => None,
+            })
     });
     let mut found: Option<&str> = None;
     for candidate in from_headers.chain(query_key.map(str::trim)) {

@@ -7,7 +7,7 @@ pub mod cors;
 pub mod gateway_usage;
 pub mod proxy;
 
-use worker::{Context, Env, Method, Request, Response};
+use worker::{Context, Env, Request, Response};
 
 use crate::core::config::Config;
 use crate::core::credentials::{Credential, extract_credential};
@@ -145,7 +145,8 @@ async fn admit_and_forward(
     let origin_url = config.require_origin()?;
     let origin_secret = config.require_origin_secret()?;
 
-    let method = request.method().to_string();
+    // The raw method: `worker::Method` would turn unknown methods into GET.
+    let method = request.inner().method();
     let path = target.split('?').next().unwrap_or("/").to_string();
     let header = |name: &str| request.headers().get(name).ok().flatten();
     let origin_host = header("Origin")
@@ -155,7 +156,7 @@ async fn admit_and_forward(
     let signature = header("X-Keygate-Signature");
     // Only a request that claims a signature has its body read to hash it.
     let buffered_body =
-        if signature.is_some() && !matches!(request.method(), Method::Get | Method::Head) {
+        if signature.is_some() && !matches!(method.as_str(), "GET" | "HEAD") {
             let bytes = request
                 .bytes()
                 .await

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::future::{Either, select};
 use wasm_bindgen::JsValue;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Response};
+use worker::{AbortController, Delay, Fetch, Headers, Request, Response};
 
 use crate::core::decision::Identity;
 use crate::core::error::Denial;
@@ -50,7 +50,7 @@ fn forwarded_headers(request: &Request, forward: &Forward<'_>) -> Result<Headers
             .map_err(|_| Denial::bad_request(format!("header `{name}` cannot be forwarded")))?;
     }
     let identity = forward.identity;
-    let method = request.method().to_string();
+    let method = request.inner().method();
     let signature = origin_signature(
         forward.origin_secret,
         forward.now_seconds,
@@ -76,25 +76,28 @@ fn forwarded_headers(request: &Request, forward: &Forward<'_>) -> Result<Headers
 
 /// Sends the request to the origin and relays its answer, streamed.
 pub async fn forward(request: Request, forward: Forward<'_>) -> Result<Response, Denial> {
-    let method = request.method();
+    // The raw method: `worker::Method` would turn unknown methods into GET.
+    let method = request.inner().method();
     let headers = forwarded_headers(&request, &forward)?;
-    let body: Option<JsValue> = match (&method, forward.buffered_body) {
-        (Method::Get | Method::Head, _) => None,
+    let body: Option<JsValue> = match (method.as_str(), forward.buffered_body) {
+        ("GET" | "HEAD", _) => None,
         (_, Some(bytes)) => Some(js_sys::Uint8Array::from(bytes.as_slice()).into()),
         (_, None) => request.inner().body().map(JsValue::from),
     };
-    let mut init = RequestInit::new();
-    init.with_method(method)
-        .with_headers(headers)
-        .with_body(body)
-        .with_redirect(worker::RequestRedirect::Manual);
+    let init = web_sys::RequestInit::new();
+    init.set_method(&method);
+    init.set_headers(&headers.0);
+    if let Some(body) = &body {
+        init.set_body(body);
+    }
+    init.set_redirect(web_sys::RequestRedirect::Manual);
     let url = format!("{}{}", forward.origin_url, forward.target);
-    let upstream_request = Request::new_with_init(&url, &init)
+    let upstream_request = web_sys::Request::new_with_str_and_init(&url, &init)
         .map_err(|_| Denial::bad_request("the request cannot be forwarded as sent"))?;
 
     let controller = AbortController::default();
     let signal = controller.signal();
-    let fetch = Fetch::Request(upstream_request);
+    let fetch = Fetch::Request(Request::from(upstream_request));
     let sending = fetch.send_with_signal(&signal);
     let timeout = Delay::from(Duration::from_millis(forward.timeout_ms));
     futures_util::pin_mut!(sending);
