@@ -115,6 +115,10 @@ import { createServer as createNetServer } from "node:net";
  */
 export function rawRequest(baseUrl, { method = "GET", target = "/", headers = {}, body, timeoutMs = 30000 } = {}) {
   const { hostname, port } = new URL(baseUrl);
+  // Node sends raw (array) headers as given, without adding Host; HTTP/1.1 needs it.
+  if (Array.isArray(headers) && !headers.some((h, i) => i % 2 === 0 && /^host$/i.test(h))) {
+    headers = ["Host", `${hostname}:${port}`, ...headers];
+  }
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: hostname, port, method, path: target, headers, agent: false }, (res) => {
       const chunks = [];
