@@ -56,7 +56,6 @@ const cases = [
 const results = Object.fromEntries(cases.map(([name]) => [name, []]));
 for (let round = 1; round <= rounds; round++) {
   for (const [name, url, headers] of cases) {
-    await origin.clear();
     results[name].push(wrk(url, headers));
   }
 }

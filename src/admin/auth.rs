@@ -66,7 +66,7 @@ pub async fn authenticate(
     config: &Config,
 ) -> Result<Principal, Denial> {
     let headers: Vec<(String, String)> = request.headers().entries().collect();
-    let token = match extract_credential(&headers, None) {
+    let token = match extract_credential(&headers, &[]) {
         Ok(Credential::Key(token)) => token,
         Ok(Credential::None) => {
             return Err(Denial::Unauthorized {

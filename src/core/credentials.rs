@@ -21,10 +21,11 @@ fn bearer_token(value: &str) -> Option<&str> {
 }
 
 /// The API key from `Authorization: Bearer`, `ApiKey`, `X-API-Key` (names
-/// case-insensitive, values trimmed) and, when allowed, the `api_key` query parameter.
+/// case-insensitive, values trimmed) and, when allowed, the `api_key` query
+/// parameters (`query_keys`, already decoded).
 pub fn extract_credential(
     headers: &[(String, String)],
-    query_key: Option<&str>,
+    query_keys: &[String],
 ) -> Result<Credential, CredentialError> {
     // A repeated header reaches the Worker as one value joined by commas;
     // keys never contain a comma, so each part is a candidate.
@@ -39,7 +40,7 @@ pub fn extract_credential(
             })
     });
     let mut found: Option<&str> = None;
-    for candidate in from_headers.chain(query_key.map(str::trim)) {
+    for candidate in from_headers.chain(query_keys.iter().map(|k| k.trim())) {
         if candidate.is_empty() {
             continue;
         }
@@ -72,7 +73,7 @@ mod tests {
             ("x-api-key", "k1"),
         ] {
             assert_eq!(
-                extract_credential(&headers(&[(name, value)]), None),
+                extract_credential(&headers(&[(name, value)]), &[]),
                 Ok(Credential::Key("k1".into())),
                 "{name}: {value}"
             );
@@ -81,32 +82,36 @@ mod tests {
 
     #[test]
     fn none_same_twice_and_ambiguous() {
-        assert_eq!(extract_credential(&[], None), Ok(Credential::None));
+        assert_eq!(extract_credential(&[], &[]), Ok(Credential::None));
         assert_eq!(
             extract_credential(
                 &headers(&[("Authorization", "Basic abc"), ("X-API-Key", "  ")]),
-                None
+                &[]
             ),
             Ok(Credential::None)
         );
         assert_eq!(
             extract_credential(
                 &headers(&[("Authorization", "Bearer k1"), ("X-API-Key", "k1")]),
-                Some("k1")
+                &["k1".into()]
             ),
             Ok(Credential::Key("k1".into()))
         );
         assert_eq!(
-            extract_credential(&headers(&[("ApiKey", "k1"), ("X-API-Key", "k2")]), None),
+            extract_credential(&headers(&[("ApiKey", "k1"), ("X-API-Key", "k2")]), &[]),
             Err(CredentialError::Ambiguous)
         );
         assert_eq!(
-            extract_credential(&headers(&[("ApiKey", "k1")]), Some("k2")),
+            extract_credential(&headers(&[("ApiKey", "k1")]), &["k2".into()]),
             Err(CredentialError::Ambiguous)
         );
         assert_eq!(
-            extract_credential(&[], Some("q")),
+            extract_credential(&[], &["q".into()]),
             Ok(Credential::Key("q".into()))
+        );
+        assert_eq!(
+            extract_credential(&[], &["q1".into(), "q2".into()]),
+            Err(CredentialError::Ambiguous)
         );
     }
 }

@@ -116,12 +116,15 @@ fn without_query_key(target: &str) -> String {
     }
 }
 
-fn query_key(target: &str) -> Option<String> {
-    let (_, query) = target.split_once('?')?;
-    query.split('&').find_map(|pair| {
-        let (name, value) = pair.split_once('=')?;
-        (name == "api_key").then(|| value.to_string())
+/// Every `api_key` parameter, percent-decoded (each one is a credential candidate).
+fn query_keys(url: Option<&worker::Url>) -> Vec<String> {
+    url.map(|url| {
+        url.query_pairs()
+            .filter(|(name, _)| name == "api_key")
+            .map(|(_, value)| value.into_owned())
+            .collect()
     })
+    .unwrap_or_default()
 }
 
 async fn admit_and_forward(
@@ -133,11 +136,11 @@ async fn admit_and_forward(
     let target = raw_target(&request.inner().url());
     let headers: Vec<(String, String)> = request.headers().entries().collect();
     let from_query = if config.allow_query_key {
-        query_key(&target)
+        query_keys(request.url().ok().as_ref())
     } else {
-        None
+        Vec::new()
     };
-    let key = match extract_credential(&headers, from_query.as_deref()) {
+    let key = match extract_credential(&headers, &from_query) {
         Ok(Credential::Key(key)) => key,
         Ok(Credential::None) => return Err(Denial::MissingKey.into()),
         Err(_) => return Err(Denial::AmbiguousCredentials.into()),
@@ -155,22 +158,21 @@ async fn admit_and_forward(
     let timestamp = header("X-Keygate-Timestamp");
     let signature = header("X-Keygate-Signature");
     // Only a request that claims a signature has its body read to hash it.
-    let buffered_body =
-        if signature.is_some() && !matches!(method.as_str(), "GET" | "HEAD") {
-            let bytes = request
-                .bytes()
-                .await
-                .map_err(|_| Denial::bad_request("the request body could not be read"))?;
-            if bytes.len() > MAX_SIGNED_BODY_BYTES {
-                return Err(Denial::PayloadTooLarge {
-                    limit_bytes: MAX_SIGNED_BODY_BYTES as u64,
-                }
-                .into());
+    let buffered_body = if signature.is_some() && !matches!(method.as_str(), "GET" | "HEAD") {
+        let bytes = request
+            .bytes()
+            .await
+            .map_err(|_| Denial::bad_request("the request body could not be read"))?;
+        if bytes.len() > MAX_SIGNED_BODY_BYTES {
+            return Err(Denial::PayloadTooLarge {
+                limit_bytes: MAX_SIGNED_BODY_BYTES as u64,
             }
-            Some(bytes)
-        } else {
-            None
-        };
+            .into());
+        }
+        Some(bytes)
+    } else {
+        None
+    };
     let facts = RequestFacts {
         presented_hash: String::new(),
         requirement: config.routes.requirement(&method, &path),
@@ -198,7 +200,7 @@ async fn admit_and_forward(
             counted,
         });
     };
-    let forward_target = if from_query.is_some() {
+    let forward_target = if !from_query.is_empty() {
         without_query_key(&target)
     } else {
         target

@@ -150,17 +150,6 @@ fn parse_cursor(cursor: Option<&str>) -> Result<i64, Denial> {
     }
 }
 
-fn like_pattern(text: &str) -> String {
-    let escaped: String = text
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            other => vec![other],
-        })
-        .collect();
-    format!("%{escaped}%")
-}
-
 impl OwnerRegistry {
     fn log(&self, event: &AuditEvent) -> Result<(), Denial> {
         let text = serde_json::to_string(event).map_err(store_error)?;
@@ -249,13 +238,11 @@ impl OwnerRegistry {
                 "SELECT seq, id, owner, name, description, prefix FROM key_index WHERE seq > ? ORDER BY seq LIMIT ?",
                 vec![after.into(), fetch.into()],
             ),
-            Some(q) => {
-                let pattern = like_pattern(q);
-                self.sql.exec(
-                    "SELECT seq, id, owner, name, description, prefix FROM key_index WHERE seq > ? AND (name LIKE ?2 ESCAPE '\\' OR description LIKE ?2 ESCAPE '\\' OR prefix LIKE ?2 ESCAPE '\\') ORDER BY seq LIMIT ?3",
-                    vec![after.into(), SqlStorageValue::from(pattern), fetch.into()],
-                )
-            }
+            // instr, not LIKE: no wildcards to escape and no pattern-length limit.
+            Some(q) => self.sql.exec(
+                "SELECT seq, id, owner, name, description, prefix FROM key_index WHERE seq > ?1 AND (instr(lower(name), ?2) > 0 OR instr(lower(description), ?2) > 0 OR instr(lower(prefix), ?2) > 0) ORDER BY seq LIMIT ?3",
+                vec![after.into(), SqlStorageValue::from(q.to_ascii_lowercase()), fetch.into()],
+            ),
         }
         .and_then(|cursor| cursor.to_array())
         .map_err(store_error)?;

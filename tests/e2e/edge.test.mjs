@@ -195,6 +195,24 @@ describe("credentials (step 2)", () => {
     assertProxied(await req("GET", "/cred/twice", ["X-API-Key", k.key, "X-API-Key", k.key]), "repeated header");
   });
 
+  test("api_key given twice with the same key is fine and both are stripped; two different ones are ambiguous", async () => {
+    await origin.clear();
+    const seen = assertProxied(await req("GET", `/qq?api_key=${k.key}&x=1&api_key=${k.key}`));
+    assert.equal(seen.target, "/qq?x=1");
+    const other = await key({ scopes: ["read:all"] });
+    assertProblem(await req("GET", `/qq?api_key=${k.key}&api_key=${other.key}`), 400, "ambiguous_credentials");
+  });
+
+  test("the api_key value is a query parameter value: percent-encoding is decoded", async () => {
+    const encoded = k.key.replaceAll("_", "%5F");
+    const seen = assertProxied(await req("GET", `/qe?api_key=${encoded}&y=2`));
+    assert.equal(seen.target, "/qe?y=2");
+  });
+
+  test("an Authorization header with another scheme is not a key: the X-API-Key decides", async () => {
+    assertProxied(await req("GET", "/cred/basic", { authorization: "Basic dXNlcjpwYXNz", "x-api-key": k.key }));
+  });
+
   test("two different keys give 400 ambiguous_credentials with error=invalid_request and reach nothing", async () => {
     const other = await key({ scopes: ["read:all"] });
     await origin.clear();
@@ -785,6 +803,19 @@ describe("signed requests (step 6)", () => {
   test("an empty body hashes as the empty string; a target without query has no ?", async () => {
     assertProxied(await req("POST", "/v1/empty", { "x-api-key": k.key, ...signedHeaders(secret, "POST", "/v1/empty", "") }, ""));
     assertProxied(await req("DELETE", "/v1/empty", { "x-api-key": k.key, ...signedHeaders(secret, "DELETE", "/v1/empty") }));
+  });
+
+  test("with ALLOW_QUERY_KEY the signed target includes the api_key parameter as sent; the origin gets it stripped", async () => {
+    const target = `/v1/qsigned?api_key=${k.key}&x=1`;
+    const seen = assertProxied(await req("GET", target, signedHeaders(secret, "GET", target)));
+    assert.equal(seen.target, "/v1/qsigned?x=1");
+    assert.equal(seen.signature_valid, true);
+  });
+
+  test("the target is the request line exactly as sent, even characters a URL parser would re-encode", async () => {
+    const target = "/v1/names?q=O'Brien&sort=-name";
+    const seen = assertProxied(await req("GET", target, { "x-api-key": k.key, ...signedHeaders(secret, "GET", target) }));
+    assert.equal(seen.target, target);
   });
 
   test("a timestamp 290 s old is still inside the window", async () => {

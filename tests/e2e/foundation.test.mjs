@@ -105,7 +105,8 @@ test("the admin API refuses a missing or wrong admin token with a 401 problem", 
 test("a handful of malformed requests never get a 500 and the gateway keeps answering", async () => {
   const cases = [
     { method: "PROPFIND", target: "/x" },
-    { method: "BREW", target: "/x" },
+    { method: "PURGE", target: "/x" },
+    { method: "QUERY", target: "/x", body: "junk" },
     { method: "GET", target: "/x", headers: { "x-api-key": "k".repeat(16000) } },
     { method: "GET", target: "/x", headers: { "x-api-key": Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0x41]).toString("latin1") } },
     { method: "GET", target: "/x", headers: { authorization: "Bearer \xff\xfe\x80" } },

@@ -23,7 +23,16 @@ let origin;
 let gw;
 let valid; // an admin-scoped secret key: everything it sends is allowed
 let restricted; // a read key limited to *.example.com
-const results = { total: 0, byStatus: {} };
+const results = { total: 0, byStatus: {}, refusedByRuntime: 0, fiveHundreds: [] };
+
+// Methods workerd's HTTP server knows. Any other token is answered by workerd
+// itself (501 "ERROR: Unrecognized request method.") before the Worker runs, as
+// Cloudflare's edge would; that answer is counted, not blamed on Keygate, unless
+// FUZZ_STRICT_METHODS=1.
+const RUNTIME_METHODS = new Set(
+  "GET HEAD POST PUT DELETE PATCH OPTIONS TRACE PURGE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH SEARCH UNLOCK ACL REPORT MERGE NOTIFY SUBSCRIBE UNSUBSCRIBE QUERY".split(" "),
+);
+const STRICT_METHODS = process.env.FUZZ_STRICT_METHODS === "1";
 
 before(async () => {
   origin = await startOrigin();
@@ -40,7 +49,11 @@ before(async () => {
   });
 });
 after(async () => {
-  console.log(`fuzz seed ${SEED}: ${results.total} requests, statuses ${JSON.stringify(results.byStatus)}`);
+  console.log(
+    `fuzz seed ${SEED}: ${results.total} requests, statuses ${JSON.stringify(results.byStatus)}, ` +
+      `${results.refusedByRuntime} more with unknown methods refused by workerd before the Worker`,
+  );
+  for (const line of results.fiveHundreds) console.log(`  5xx: ${line}`);
   await gw?.stop();
   await origin?.stop();
 });
@@ -248,8 +261,20 @@ async function check(label, request) {
   } catch (error) {
     return [`${label}: ${method} ${target.slice(0, 120)} → no answer (${error.message})`];
   }
+  if (
+    !STRICT_METHODS &&
+    res.status === 501 &&
+    !RUNTIME_METHODS.has(method.toUpperCase()) &&
+    res.text().startsWith("ERROR: Unrecognized request method.")
+  ) {
+    results.refusedByRuntime++;
+    return [];
+  }
   results.total++;
   results.byStatus[res.status] = (results.byStatus[res.status] ?? 0) + 1;
+  if (res.status >= 500) {
+    results.fiveHundreds.push(`${label}: ${method} ${target.slice(0, 100)} [${headers.filter((_, i) => i % 2 === 0).join(",")}] → ${res.status} ${res.text().slice(0, 300)}`);
+  }
   const where = `${label}: ${method} ${target.slice(0, 120)}${target.length > 120 ? "…" : ""} → ${res.status}`;
   const problems = [];
   if (res.status === 500 || (res.status >= 500 && ![502, 503, 504].includes(res.status))) {
@@ -376,7 +401,7 @@ test("the admin prefix with junk methods, paths, credentials and bodies", async 
   await runCategory("admin", (r) => {
     const route = r.pick([
       "", "/", "//", "/v1", "/v1/", "/v1/keys", "/v1/keys/", `/v1/keys/key_${fromAlphabet(r, BASE62, 22)}`,
-      `/v1/keys/${headerValue(r, 10).replace(/[^\x21-\x7e]/g, "x").replace(/[?#]/g, "")}`, `/v1/keys/${valid.id}/roll/x`,
+      `/v1/keys/${fromAlphabet(r, PATH_SAFE + "%", r.int(1, 30))}`, `/v1/keys/${valid.id}/roll/x`,
       "/v1/keys/key_x/roll", "/v1/keys/key_x/usage", `/v1/keys/${"k".repeat(3000)}`, "/v1/audit", "/v1/audit?owner=%zz",
       "/v1/keys?limit=-1&cursor=%%", "/v1/keys?limit=99999999999999999999", "/v1/keys?q=" + "%".repeat(50),
       "/v1/verify", "/v2/keys", "/health", "/health/x", "/console", "/console/../../../etc/passwd",
@@ -423,4 +448,17 @@ test("the gateway still answers health and serves a valid key afterwards", async
   const denied = await rawRequest(gw.url, { target: "/fz/after" });
   assert.equal(denied.status, 401);
   assert.ok(results.total >= 500, `at least 500 generated requests were sent (${results.total})`);
+});
+
+// ---------------------------------------------------------------------------
+// Cases the fuzzer found, kept as fixed regressions.
+
+test("found by fuzzing: a long search q with keys stored answers 200 or 400, never a 5xx", async () => {
+  // Seed 7038329, admin#37: GET /_keygate/v1/keys?q=%%%…(50) → 503 store_unavailable.
+  for (const q of ["x".repeat(49), "x".repeat(200), "%".repeat(25), "_".repeat(30)]) {
+    for (const owner of ["", "&owner=fuzz"]) {
+      const res = await rawRequest(gw.url, { target: `/_keygate/v1/keys?q=${encodeURIComponent(q)}${owner}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.ok([200, 400].includes(res.status), `q of ${q.length} × ${q[0]}${owner}: ${res.status} ${res.text().slice(0, 200)}`);
+    }
+  }
 });
