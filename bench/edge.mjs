@@ -18,7 +18,10 @@ function wrk(url, headers = {}) {
   const out = execFileSync("wrk", [...args, url], { encoding: "utf8" });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
   const toMs = (text) => {
-    const [, n, unit] = /([\d.]+)(us|ms|s)/.exec(text);
+    const match = /([\d.]+)(us|ms|s|m)/.exec(text);
+    if (!match) throw new Error(`unreadable wrk latency \`${text}\` in:\n${out}`);
+    const [, n, unit] = match;
+    if (unit === "m") return Number(n) * 60_000;
     return Number(n) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1);
   };
   const p50 = toMs(/50%\s+(\S+)/.exec(out)[1]);

@@ -97,9 +97,33 @@ pub struct KeyObject {
     sql: SqlStorage,
     env: Env,
     cached: RefCell<Option<(StoredKey, LiveState)>>,
-    /// Whether a pruning alarm is known to be scheduled.
-    alarm_scheduled: Cell<bool>,
+    /// Writes held back for at most [`FLUSH_DELAY_MS`] (see [`Pending`]).
+    pending: RefCell<Pending>,
+    /// When the alarm is known to be set for.
+    alarm_at: Cell<Option<u64>>,
 }
+
+/// Writing the limiter window and usage on every request would double the
+/// cost of the hot path, so they are kept in memory and flushed by the alarm
+/// within [`FLUSH_DELAY_MS`]; reads of usage flush first. Credits are written
+/// through on every change, since a lost decrement would give credit away.
+/// An object is only evicted after being idle far longer than the delay, so
+/// only a crash or redeploy can lose the last second of counts (documented in
+/// docs/architecture.md).
+#[derive(Default)]
+struct Pending {
+    live_dirty: bool,
+    usage: std::collections::BTreeMap<&'static str, u64>,
+    since_ms: u64,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        !self.live_dirty && self.usage.is_empty()
+    }
+}
+
+const FLUSH_DELAY_MS: u64 = 1_000;
 
 impl worker::DurableObject for KeyObject {
     fn new(state: State, env: Env) -> Self {
@@ -118,7 +142,8 @@ impl worker::DurableObject for KeyObject {
             sql,
             env,
             cached: RefCell::new(None),
-            alarm_scheduled: Cell::new(false),
+            pending: RefCell::new(Pending::default()),
+            alarm_at: Cell::new(None),
         }
     }
 
@@ -137,7 +162,7 @@ impl worker::DurableObject for KeyObject {
             KeyCommand::Get { now_ms } => answer(&self.view(now_ms)),
             KeyCommand::Check { facts } => {
                 let verdict = self.check(&facts, &config);
-                self.schedule_pruning(facts.now_ms).await;
+                self.schedule_flush(facts.now_ms).await;
                 answer(&verdict)
             }
             KeyCommand::Authenticate {
@@ -156,14 +181,18 @@ impl worker::DurableObject for KeyObject {
         }
     }
 
-    /// Prunes old usage buckets, and comes back while there is usage to prune.
+    /// Flushes held-back writes and prunes old usage buckets; comes back
+    /// hourly while the key exists, so idle keys are pruned too.
     async fn alarm(&self) -> worker::Result<Response> {
-        self.alarm_scheduled.set(false);
+        self.alarm_at.set(None);
         let now_ms = runtime::now_ms();
-        if usage::prune(&self.sql, now_ms).is_ok() && self.load().ok().flatten().is_some() {
-            self.schedule_pruning(now_ms).await;
+        if let Err(denial) = self.flush().and_then(|()| usage::prune(&self.sql, now_ms)) {
+            worker::console_error!("keygate: key object alarm: {denial}");
         }
-        Response::ok("pruned")
+        if self.load().ok().flatten().is_some() {
+            self.set_alarm(usage::next_prune_ms(now_ms)).await;
+        }
+        Response::ok("flushed")
     }
 }
 
@@ -210,6 +239,39 @@ impl KeyObject {
         Ok(Some((stored, live)))
     }
 
+    /// Writes what [`Pending`] held back.
+    fn flush(&self) -> Result<(), Denial> {
+        let pending = std::mem::take(&mut *self.pending.borrow_mut());
+        if pending.live_dirty
+            && let Some((_, live)) = self.cached.borrow().as_ref()
+        {
+            self.save_live(live)?;
+        }
+        for (outcome, n) in pending.usage {
+            usage::count(&self.sql, outcome, n, pending.since_ms)?;
+        }
+        Ok(())
+    }
+
+    async fn set_alarm(&self, at_ms: u64) {
+        let at = i64::try_from(at_ms).unwrap_or(i64::MAX);
+        match self.state.storage().set_alarm(at).await {
+            Ok(()) => self.alarm_at.set(Some(at_ms)),
+            Err(error) => worker::console_error!("keygate: key object alarm not set: {error}"),
+        }
+    }
+
+    /// Makes sure held-back writes are flushed within the delay.
+    async fn schedule_flush(&self, now_ms: u64) {
+        if self.pending.borrow().is_empty() {
+            return;
+        }
+        let deadline = now_ms + FLUSH_DELAY_MS;
+        if self.alarm_at.get().is_none_or(|at| at > deadline) {
+            self.set_alarm(deadline).await;
+        }
+    }
+
     fn save(&self, stored: &StoredKey, live: &LiveState) -> Result<(), Denial> {
         let stored_text = serde_json::to_string(stored).map_err(store_error)?;
         let live_text = serde_json::to_string(live).map_err(store_error)?;
@@ -220,6 +282,7 @@ impl KeyObject {
             )
             .map_err(store_error)?;
         *self.cached.borrow_mut() = Some((stored.clone(), live.clone()));
+        self.pending.borrow_mut().live_dirty = false;
         Ok(())
     }
 
@@ -297,14 +360,23 @@ impl KeyObject {
         let verdict = decision::decide(&stored, &mut live, facts, &policy, |signature| {
             self.signature_seen(signature, facts.now_ms)
         });
-        if live != before {
+        if live.credits != before.credits {
             self.save_live(&live)?;
+        } else if live != before {
+            if let Some((_, cached_live)) = self.cached.borrow_mut().as_mut() {
+                *cached_live = live;
+            }
+            self.pending.borrow_mut().live_dirty = true;
         }
         if let Some(signature) = &verdict.accepted_signature {
             self.remember_signature(signature, facts.now_ms)?;
         }
         if verdict.identity.is_some() {
-            usage::count(&self.sql, verdict.outcome(), 1, facts.now_ms)?;
+            let mut pending = self.pending.borrow_mut();
+            if pending.usage.is_empty() {
+                pending.since_ms = facts.now_ms;
+            }
+            *pending.usage.entry(verdict.outcome()).or_default() += 1;
         }
         Ok(verdict)
     }
@@ -394,6 +466,7 @@ impl KeyObject {
                 .map_err(store_error)?;
         }
         *self.cached.borrow_mut() = None;
+        *self.pending.borrow_mut() = Pending::default();
         let mut hashes = vec![stored.hash];
         hashes.extend(stored.previous.map(|p| p.hash));
         Ok(Revoked {
@@ -430,23 +503,9 @@ impl KeyObject {
         Ok(())
     }
 
-    async fn schedule_pruning(&self, now_ms: u64) {
-        if self.alarm_scheduled.get() {
-            return;
-        }
-        let storage = self.state.storage();
-        let scheduled = match storage.get_alarm().await {
-            Ok(Some(_)) => true,
-            _ => storage
-                .set_alarm(usage::next_prune_ms(now_ms) as i64)
-                .await
-                .is_ok(),
-        };
-        self.alarm_scheduled.set(scheduled);
-    }
-
     fn usage(&self, now_ms: u64, config: &Config) -> Result<UsageReport, Denial> {
         let (stored, live) = self.load()?.ok_or_else(unknown_key)?;
+        self.flush()?;
         let (policy, limit) = stored.record.effective_rate_limit(config);
         let peek = live.limiter.peek(limit, now_ms);
         Ok(UsageReport {
