@@ -242,10 +242,12 @@ impl KeyObject {
     /// Writes what [`Pending`] held back.
     fn flush(&self) -> Result<(), Denial> {
         let pending = std::mem::take(&mut *self.pending.borrow_mut());
-        if pending.live_dirty
-            && let Some((_, live)) = self.cached.borrow().as_ref()
-        {
-            self.save_live(live)?;
+        let dirty_live = pending
+            .live_dirty
+            .then(|| self.cached.borrow().as_ref().map(|(_, live)| live.clone()))
+            .flatten();
+        if let Some(live) = dirty_live {
+            self.save_live(&live)?;
         }
         for (outcome, n) in pending.usage {
             usage::count(&self.sql, outcome, n, pending.since_ms)?;
