@@ -31,11 +31,11 @@ cli: install
 	cargo build --features cli --bin keygate
 
 e2e: build cli
-	node --test --test-concurrency=1 tests/e2e/
+	node --test --test-concurrency=1 tests/e2e/*.test.mjs
 
 browser: build
 	@bash scripts/install-browser.sh
-	node --test --test-concurrency=1 tests/browser/
+	node --test --test-concurrency=1 tests/browser/*.test.mjs
 
 test: lint unit e2e browser
 

@@ -157,7 +157,8 @@ function assertNoLeak(text, secrets, where) {
   }
 }
 
-function assertRecord(record, what = "record") {
+/** Asserts a key record; `issued` (create/roll answers) may also carry `key` and `signing_secret`. */
+function assertRecord(record, what = "record", { issued = false } = {}) {
   for (const field of RECORD_FIELDS) assert.ok(Object.hasOwn(record, field), `${what} lacks ${field}: ${JSON.stringify(record)}`);
   assert.match(record.id, ID_RE, `${what}.id`);
   assert.match(record.prefix, /^kg_(sk|pk)_[0-9A-Za-z]{4}$/, `${what}.prefix`);
@@ -171,7 +172,7 @@ function assertRecord(record, what = "record") {
   assert.equal(typeof record.enabled, "boolean");
   assert.equal(typeof record.require_signature, "boolean");
   assert.ok(record.metadata && typeof record.metadata === "object" && !Array.isArray(record.metadata), `${what}.metadata is an object`);
-  for (const secretish of ["key", "hash", "key_hash", "signing_secret", "secret"]) {
+  for (const secretish of issued ? ["hash", "key_hash", "secret"] : ["key", "hash", "key_hash", "signing_secret", "secret"]) {
     assert.ok(!Object.hasOwn(record, secretish), `${what} must not carry ${secretish}`);
   }
 }
@@ -234,7 +235,7 @@ describe("create", () => {
     };
     const r = await admin("POST", "/v1/keys", body);
     const created = assertJson(r, 201, "create");
-    assertRecord(created, "created");
+    assertRecord(created, "created", { issued: true });
     assert.equal(created.owner, owner);
     assert.equal(created.name, "Server key");
     assert.equal(created.description, "for the billing service");
@@ -281,7 +282,7 @@ describe("create", () => {
 
   test("a minimal body gets a secret, enabled key without signatures", async () => {
     const created = await create({ owner: newOwner("minimal") });
-    assertRecord(created);
+    assertRecord(created, "created", { issued: true });
     assert.equal(created.kind, "secret");
     assert.equal(created.enabled, true);
     assert.equal(created.require_signature, false);
@@ -293,7 +294,7 @@ describe("create", () => {
 
   test("publishable keys: pk key and prefix, read:all by default", async () => {
     const created = await create({ owner: newOwner("pk"), kind: "publishable", allowed_domains: ["app.example.com"] });
-    assertRecord(created);
+    assertRecord(created, "created", { issued: true });
     assert.equal(created.kind, "publishable");
     assert.match(created.key, /^kg_pk_[0-9A-Za-z]{49}$/);
     assert.ok(created.prefix.startsWith("kg_pk_"));
@@ -638,7 +639,7 @@ describe("roll", () => {
     assertValid(await verify(created.key), "old key before roll");
     const r = await admin("POST", `/v1/keys/${created.id}/roll`, {});
     const rolled = assertJson(r, 200, "roll");
-    assertRecord(rolled, "rolled");
+    assertRecord(rolled, "rolled", { issued: true });
     assert.equal(rolled.id, created.id, "id is stable across rolls");
     assert.equal(rolled.owner, owner);
     assert.equal(rolled.name, "rolled");
@@ -675,6 +676,29 @@ describe("roll", () => {
     await sleep(3500 - (Date.now() - rolledAt));
     assertInvalid(await verify(created.key), "invalid_key", 401, "old key after the grace");
     assertValid(await verify(rolled.key), "new key after the grace");
+  });
+
+  test("during a roll's grace the old key signs with the old signing secret and the new key with the new one", async () => {
+    const created = await create({ owner: newOwner("gracesig"), require_signature: true, scopes: ["read:all"] });
+    const rolled = assertJson(await admin("POST", `/v1/keys/${created.id}/roll`, { grace_seconds: 600 }), 200, "roll");
+    assert.match(rolled.signing_secret, SIGNING_SECRET_RE);
+    const signed = (key, secret, target) => {
+      const ts = String(Math.floor(Date.now() / 1000));
+      const bodyHash = createHash("sha256").update("").digest("hex");
+      const v1 = createHmac("sha256", secret).update(`${ts}\nGET\n${target}\n${bodyHash}`).digest("hex");
+      return gw.fetch(target, { headers: { "x-api-key": key, "x-keygate-timestamp": ts, "x-keygate-signature": `v1=${v1}` } }).then(read);
+    };
+    const cases = [
+      [created.key, created.signing_secret, "/grace/old-old", 200, undefined],
+      [rolled.key, rolled.signing_secret, "/grace/new-new", 200, undefined],
+      [created.key, rolled.signing_secret, "/grace/old-new", 401, "invalid_signature"],
+      [rolled.key, created.signing_secret, "/grace/new-old", 401, "invalid_signature"],
+    ];
+    for (const [key, secret, target, status, code] of cases) {
+      const r = await signed(key, secret, target);
+      if (code) assertProblem(r, status, code, target);
+      else assert.equal(r.status, status, `${target}: ${r.text}`);
+    }
   });
 
   test("grace_seconds over 7 days → 400 naming grace_seconds; exactly 7 days is accepted", async () => {
