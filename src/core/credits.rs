@@ -33,6 +33,20 @@ pub enum SpendOutcome {
 }
 
 impl Credits {
+    /// A new allowance at `now_ms` for a key created at `created_ms`: the
+    /// refills already due count as applied, so the next one is the next due.
+    pub fn new(remaining: u64, refill: Option<Refill>, created_ms: u64, now_ms: u64) -> Credits {
+        let mut credits = Credits {
+            remaining,
+            refill,
+            refills_applied: 0,
+        };
+        if let Some(interval) = credits.interval_ms() {
+            credits.refills_applied = now_ms.saturating_sub(created_ms) / interval;
+        }
+        credits
+    }
+
     fn interval_ms(&self) -> Option<u64> {
         self.refill
             .map(|r| r.interval_seconds.saturating_mul(1000))
@@ -139,6 +153,27 @@ mod tests {
         assert_eq!(c.refills_applied, 3);
         c.apply_refills(CREATED, CREATED + 190_000);
         assert_eq!(c.remaining, 5);
+    }
+
+    #[test]
+    fn an_allowance_set_later_is_not_overwritten_by_past_refills() {
+        let mut c = Credits::new(
+            3,
+            Some(Refill {
+                amount: 10,
+                interval_seconds: 60,
+            }),
+            CREATED,
+            CREATED + 600_000,
+        );
+        assert_eq!(
+            c.try_spend(1, CREATED, CREATED + 601_000),
+            SpendOutcome::Spent { remaining: 2 }
+        );
+        assert_eq!(
+            c.try_spend(1, CREATED, CREATED + 660_000),
+            SpendOutcome::Spent { remaining: 9 }
+        );
     }
 
     #[test]

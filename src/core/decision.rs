@@ -556,7 +556,7 @@ mod tests {
                     remaining: 3,
                     refill: None,
                 }
-                .into_credits(),
+                .into_credits(NOW, NOW),
             ),
             ..LiveState::default()
         };
@@ -597,7 +597,7 @@ mod tests {
                         interval_seconds: 60,
                     }),
                 }
-                .into_credits(),
+                .into_credits(stored.created_ms, stored.created_ms),
             ),
             ..LiveState::default()
         };

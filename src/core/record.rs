@@ -41,12 +41,9 @@ impl CreditsSpec {
         }
     }
 
-    pub fn into_credits(self) -> Credits {
-        Credits {
-            remaining: self.remaining,
-            refill: self.refill,
-            refills_applied: 0,
-        }
+    /// The live allowance, for a key created at `created_ms`, set at `now_ms`.
+    pub fn into_credits(self, created_ms: u64, now_ms: u64) -> Credits {
+        Credits::new(self.remaining, self.refill, created_ms, now_ms)
     }
 }
 
@@ -345,7 +342,7 @@ impl CreateKeyRequest {
             kind,
             record_template,
             expires_ms: expiry.map(|(ms, _)| ms),
-            credits: credits_spec.map(CreditsSpec::into_credits),
+            credits: credits_spec.map(|spec| spec.into_credits(now_ms, now_ms)),
         })
     }
 }
@@ -357,7 +354,7 @@ pub struct AppliedPatch {
     /// `Some(None)` clears the expiry.
     pub expires_ms: Option<Option<u64>>,
     /// `Some(None)` removes credits; `Some(Some(_))` sets a new allowance.
-    pub credits: Option<Option<Credits>>,
+    pub credits: Option<Option<CreditsSpec>>,
     /// Signatures were just turned on: the caller issues a signing secret.
     pub signature_turned_on: bool,
 }
@@ -406,7 +403,7 @@ impl PatchKeyRequest {
         }
         if let Some(credits) = self.credits {
             let credits = credits.map(validate_credits).transpose()?;
-            applied.credits = Some(credits.clone().map(CreditsSpec::into_credits));
+            applied.credits = Some(credits.clone());
             next.credits = credits;
             applied.changed_fields.push("credits");
         }

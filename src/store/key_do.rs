@@ -405,7 +405,7 @@ impl KeyObject {
             stored.expires_ms = expiry;
         }
         if let Some(credits) = applied.credits {
-            live.credits = credits;
+            live.credits = credits.map(|spec| spec.into_credits(stored.created_ms, now_ms));
         }
         let mut signing_secret = None;
         if applied.signature_turned_on {
