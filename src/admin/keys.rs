@@ -148,13 +148,11 @@ pub async fn create(
         Ok(issued) => issued,
         Err(denial) => {
             // Give the owner's slot back so a failed create never counts.
-            let undo = event(principal, "create_failed", &record, Vec::new());
             let _ = owner_do::send::<()>(
                 env,
                 &record.owner,
-                &RegistryCommand::Remove {
+                &RegistryCommand::Unreserve {
                     key_id: record.id.clone(),
-                    event: undo,
                 },
             )
             .await;

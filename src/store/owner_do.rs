@@ -57,6 +57,10 @@ pub enum RegistryCommand {
         key_id: String,
         event: AuditEvent,
     },
+    /// Undoes a reservation whose key could not be created: index row and audit lines.
+    Unreserve {
+        key_id: String,
+    },
     List {
         q: Option<String>,
         limit: u32,
@@ -92,7 +96,7 @@ impl worker::DurableObject for OwnerRegistry {
         let sql = state.storage().sql();
         for statement in [
             "CREATE TABLE IF NOT EXISTS key_index (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, prefix TEXT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, key_id TEXT NOT NULL, event TEXT NOT NULL)",
             usage::SCHEMA,
         ] {
             if let Err(error) = sql.exec(statement, None) {
@@ -114,6 +118,7 @@ impl worker::DurableObject for OwnerRegistry {
             }
             RegistryCommand::Update { entry, event } => answer(&self.update(&entry, &event)),
             RegistryCommand::Remove { key_id, event } => answer(&self.remove(&key_id, &event)),
+            RegistryCommand::Unreserve { key_id } => answer(&self.unreserve(&key_id)),
             RegistryCommand::List { q, limit, cursor } => {
                 answer(&self.list(q.as_deref(), limit, cursor.as_deref()))
             }
@@ -154,7 +159,10 @@ impl OwnerRegistry {
     fn log(&self, event: &AuditEvent) -> Result<(), Denial> {
         let text = serde_json::to_string(event).map_err(store_error)?;
         self.sql
-            .exec("INSERT INTO audit (event) VALUES (?)", vec![text.into()])
+            .exec(
+                "INSERT INTO audit (key_id, event) VALUES (?, ?)",
+                vec![event.key_id.as_str().into(), text.into()],
+            )
             .map_err(store_error)?;
         Ok(())
     }
@@ -214,6 +222,18 @@ impl OwnerRegistry {
             .exec("DELETE FROM key_index WHERE id = ?", vec![key_id.into()])
             .map_err(store_error)?;
         self.log(event)
+    }
+
+    fn unreserve(&self, key_id: &str) -> Result<(), Denial> {
+        for statement in [
+            "DELETE FROM key_index WHERE id = ?",
+            "DELETE FROM audit WHERE key_id = ?",
+        ] {
+            self.sql
+                .exec(statement, vec![key_id.into()])
+                .map_err(store_error)?;
+        }
+        Ok(())
     }
 
     fn list(

@@ -405,9 +405,14 @@ describe("validation", () => {
     assertProblem(await admin("PATCH", `/v1/keys/${created.id}`, big), 413, "payload_too_large", "patch");
   });
 
-  test("list: a bad limit → 400 naming limit", async () => {
-    for (const limit of ["abc", "-1"]) {
-      assertBadRequest(await admin("GET", `/v1/keys?limit=${limit}`), "limit", `limit=${limit}`);
+  test("list and audit: a bad limit, cursor, owner or an unknown parameter → 400 naming it", async () => {
+    for (const route of ["/v1/keys", "/v1/audit"]) {
+      for (const limit of ["abc", "-1", "1.5"]) {
+        assertBadRequest(await admin("GET", `${route}?limit=${limit}`), "limit", `${route} limit=${limit}`);
+      }
+      assertBadRequest(await admin("GET", `${route}?cursor=not-a-cursor`), "cursor", `${route} cursor`);
+      assertBadRequest(await admin("GET", `${route}?owner=${encodeURIComponent("a b")}`), "owner", `${route} owner`);
+      assertBadRequest(await admin("GET", `${route}?colour=blue`), "colour", `${route} unknown parameter`);
     }
   });
 });
@@ -1059,6 +1064,18 @@ describe("verify", () => {
     assertValid(answer);
     assert.equal(answer.credits_remaining, 6, "the plan's credits apply");
     assert.equal(answer.ratelimit.limit, 50, "the plan's rate limit applies");
+  });
+
+  test("verify counts against the rate limit: over it, rate_limited 429 with remaining 0", async () => {
+    const created = await create({ owner: newOwner("vrate"), rate_limit: { limit: 2, period_seconds: 60 } });
+    assert.equal((await verify(created.key)).ratelimit.remaining, 1);
+    assert.equal((await verify(created.key)).ratelimit.remaining, 0);
+    const over = await verify(created.key);
+    assertInvalid(over, "rate_limited", 429, "third within the window");
+    assert.equal(over.key_id, created.id);
+    assert.equal(over.ratelimit.limit, 2);
+    assert.equal(over.ratelimit.remaining, 0);
+    assert.ok(over.ratelimit.reset >= 1 && over.ratelimit.reset <= 60, `reset ${over.ratelimit.reset}`);
   });
 
   test("invalid keys: the same shape with valid false, code and status", async () => {

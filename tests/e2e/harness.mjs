@@ -197,3 +197,72 @@ export function forgeKey(key) {
   const first = BASE62[(BASE62.indexOf(body[0]) + 1) % 62];
   return makeKey(namespace, kind, first + body.slice(1, 20) + [...body.slice(20)].reverse().join(""));
 }
+
+// ---------------------------------------------------------------------------
+// Persistence (secrets-at-rest test): the same gateway as startGateway, with
+// local KV and Durable Object storage written under `persistDir` (Miniflare's
+// `resourcePersistencePath`, with its scratch `resourceTmpPath` beside it),
+// so a test can read every byte stored after the gateway stops.
+
+/**
+ * Like startGateway, plus `persistDir`: KV and Durable Objects persist under
+ * `persistDir/state`, scratch files under `persistDir/tmp`. `onLog(entry)`, when
+ * given, receives every line the Worker logs (Miniflare's structured logs:
+ * { timestamp, level, message }) instead of the default printing.
+ */
+export async function startGatewayPersisted({ originUrl, vars = {}, persistDir, onLog } = {}) {
+  if (!persistDir) throw new Error("startGatewayPersisted needs persistDir");
+  const bindings = {
+    ORIGIN_URL: originUrl ?? "http://127.0.0.1:9",
+    REQUIRE_HTTPS: "false",
+    ADMIN_TOKEN,
+    VERIFY_TOKEN,
+    ORIGIN_SECRET,
+    KEY_PEPPER,
+    SIGNING_SECRET_KEY,
+    ...vars,
+  };
+  for (const [name, value] of Object.entries(bindings)) if (value === undefined) delete bindings[name];
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      modules: [
+        { type: "ESModule", path: path.join(root, "build/index.js") },
+        { type: "CompiledWasm", path: path.join(root, "build/index_bg.wasm") },
+      ],
+      modulesRoot: path.join(root, "build"),
+      compatibilityDate: "2026-11-01",
+      bindings,
+      kvNamespaces: ["KEYS"],
+      durableObjects: {
+        KEY_OBJECT: { className: "KeyObject", useSQLite: true },
+        OWNER_REGISTRY: { className: "OwnerRegistry", useSQLite: true },
+      },
+      cf: false,
+      port: 0,
+      resourcePersistencePath: path.join(persistDir, "state"),
+      resourceTmpPath: path.join(persistDir, "tmp"),
+      ...(onLog ? { handleStructuredLogs: onLog } : {}),
+    }),
+  );
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return {
+    mf,
+    url,
+    persistDir,
+    fetch: (pathOrUrl, init) => fetch(pathOrUrl.startsWith("http") ? pathOrUrl : url + pathOrUrl, init),
+    admin(method, route, body, token = ADMIN_TOKEN) {
+      return fetch(`${url}/_keygate${route}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      });
+    },
+    async createKey(body) {
+      const res = await this.admin("POST", "/v1/keys", body);
+      const json = await res.json();
+      if (res.status !== 201) throw new Error(`create failed ${res.status}: ${JSON.stringify(json)}`);
+      return json;
+    },
+    stop: () => mf.dispose(),
+  };
+}
