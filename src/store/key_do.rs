@@ -205,13 +205,22 @@ fn unknown_key() -> Denial {
     Denial::not_found("no key with this id")
 }
 
-/// Issues a signing secret: the plaintext (returned once) and its sealed form (stored).
-fn issue_signing_secret(config: &Config) -> Result<(String, String), Denial> {
+/// Gives the key a fresh signing secret, stored sealed; returns the plaintext
+/// (shown once) when `wanted`.
+fn issue_signing_secret(
+    stored: &mut StoredKey,
+    config: &Config,
+    wanted: bool,
+) -> Result<Option<String>, Denial> {
+    if !wanted {
+        return Ok(None);
+    }
     let key = config.require_signing_key()?;
     let secret = key_format::generate_signing_secret(&config.key_prefix)
         .map_err(|_| Denial::StoreUnavailable)?;
     let sealed = secret_box::seal(key, &secret).map_err(|_| Denial::StoreUnavailable)?;
-    Ok((secret, sealed))
+    stored.sealed_signing_secret = Some(sealed);
+    Ok(Some(secret))
 }
 
 impl KeyObject {
@@ -311,12 +320,8 @@ impl KeyObject {
         if self.load()?.is_some() {
             return Err(Denial::bad_request("a key with this id already exists"));
         }
-        let mut signing_secret = None;
-        if stored.record.require_signature {
-            let (secret, sealed) = issue_signing_secret(config)?;
-            stored.sealed_signing_secret = Some(sealed);
-            signing_secret = Some(secret);
-        }
+        let wanted = stored.record.require_signature;
+        let signing_secret = issue_signing_secret(&mut stored, config, wanted)?;
         self.save(&stored, &live)?;
         Ok(Issued {
             record: record_view(&stored, &live),
@@ -407,12 +412,8 @@ impl KeyObject {
         if let Some(credits) = applied.credits {
             live.credits = credits.map(|spec| spec.into_credits(stored.created_ms, now_ms));
         }
-        let mut signing_secret = None;
-        if applied.signature_turned_on {
-            let (secret, sealed) = issue_signing_secret(config)?;
-            stored.sealed_signing_secret = Some(sealed);
-            signing_secret = Some(secret);
-        }
+        let wanted = applied.signature_turned_on;
+        let signing_secret = issue_signing_secret(&mut stored, config, wanted)?;
         self.save(&stored, &live)?;
         Ok(Issued {
             record: record_view(&stored, &live),
@@ -443,12 +444,8 @@ impl KeyObject {
             until_ms,
             sealed_signing_secret: old_sealed,
         });
-        let mut signing_secret = None;
-        if stored.record.require_signature {
-            let (secret, sealed) = issue_signing_secret(config)?;
-            stored.sealed_signing_secret = Some(sealed);
-            signing_secret = Some(secret);
-        }
+        let wanted = stored.record.require_signature;
+        let signing_secret = issue_signing_secret(&mut stored, config, wanted)?;
         stored.record.prefix = new_prefix;
         stored.record.updated_at = rfc3339(now_ms);
         self.save(&stored, &live)?;

@@ -46,8 +46,13 @@ export async function startOrigin() {
   };
 }
 
-/** Starts Keygate in workerd; `vars` override the test defaults. */
-export async function startGateway({ originUrl, vars = {} } = {}) {
+/**
+ * Starts Keygate in workerd; `vars` override the test defaults. With
+ * `persistDir`, KV and Durable Objects persist under `persistDir/state`
+ * (scratch under `persistDir/tmp`) so a test can read every stored byte;
+ * `onLog(entry)` receives every line the Worker logs instead of printing it.
+ */
+export async function startGateway({ originUrl, vars = {}, persistDir, onLog } = {}) {
   const bindings = {
     ORIGIN_URL: originUrl ?? "http://127.0.0.1:9",
     REQUIRE_HTTPS: "false",
@@ -75,12 +80,17 @@ export async function startGateway({ originUrl, vars = {} } = {}) {
       },
       cf: false,
       port: 0,
+      ...(persistDir
+        ? { resourcePersistencePath: path.join(persistDir, "state"), resourceTmpPath: path.join(persistDir, "tmp") }
+        : {}),
+      ...(onLog ? { handleStructuredLogs: onLog } : {}),
     }),
   );
   const url = (await mf.ready).toString().replace(/\/$/, "");
   return {
     mf,
     url,
+    persistDir,
     fetch: (pathOrUrl, init) => fetch(pathOrUrl.startsWith("http") ? pathOrUrl : url + pathOrUrl, init),
     admin(method, route, body, token = ADMIN_TOKEN) {
       return fetch(`${url}/_keygate${route}`, {
@@ -210,59 +220,7 @@ export function forgeKey(key) {
  * given, receives every line the Worker logs (Miniflare's structured logs:
  * { timestamp, level, message }) instead of the default printing.
  */
-export async function startGatewayPersisted({ originUrl, vars = {}, persistDir, onLog } = {}) {
+export async function startGatewayPersisted({ persistDir, ...options } = {}) {
   if (!persistDir) throw new Error("startGatewayPersisted needs persistDir");
-  const bindings = {
-    ORIGIN_URL: originUrl ?? "http://127.0.0.1:9",
-    REQUIRE_HTTPS: "false",
-    ADMIN_TOKEN,
-    VERIFY_TOKEN,
-    ORIGIN_SECRET,
-    KEY_PEPPER,
-    SIGNING_SECRET_KEY,
-    ...vars,
-  };
-  for (const [name, value] of Object.entries(bindings)) if (value === undefined) delete bindings[name];
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      modules: [
-        { type: "ESModule", path: path.join(root, "build/index.js") },
-        { type: "CompiledWasm", path: path.join(root, "build/index_bg.wasm") },
-      ],
-      modulesRoot: path.join(root, "build"),
-      compatibilityDate: "2026-11-01",
-      bindings,
-      kvNamespaces: ["KEYS"],
-      durableObjects: {
-        KEY_OBJECT: { className: "KeyObject", useSQLite: true },
-        OWNER_REGISTRY: { className: "OwnerRegistry", useSQLite: true },
-      },
-      cf: false,
-      port: 0,
-      resourcePersistencePath: path.join(persistDir, "state"),
-      resourceTmpPath: path.join(persistDir, "tmp"),
-      ...(onLog ? { handleStructuredLogs: onLog } : {}),
-    }),
-  );
-  const url = (await mf.ready).toString().replace(/\/$/, "");
-  return {
-    mf,
-    url,
-    persistDir,
-    fetch: (pathOrUrl, init) => fetch(pathOrUrl.startsWith("http") ? pathOrUrl : url + pathOrUrl, init),
-    admin(method, route, body, token = ADMIN_TOKEN) {
-      return fetch(`${url}/_keygate${route}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-      });
-    },
-    async createKey(body) {
-      const res = await this.admin("POST", "/v1/keys", body);
-      const json = await res.json();
-      if (res.status !== 201) throw new Error(`create failed ${res.status}: ${JSON.stringify(json)}`);
-      return json;
-    },
-    stop: () => mf.dispose(),
-  };
+  return startGateway({ ...options, persistDir });
 }

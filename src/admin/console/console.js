@@ -178,7 +178,7 @@
     const ms = Date.parse(iso);
     if (!iso || Number.isNaN(ms)) return document.createTextNode(iso || "—");
     const text = relative ? relativeTime(ms) : (dateOnly ? dateFormat : dateTimeFormat).format(ms);
-    return h("time", { datetime: iso, title: new Date(ms).toISOString() }, text);
+    return h("time", { datetime: iso, title: dateTimeFormat.format(ms), class: "nowrap" }, text);
   }
 
   function relativeTime(ms) {
@@ -373,7 +373,7 @@
         cell("Key", h("code", { class: "prefix" }, `${record.prefix}…`)),
         cell("Kind", h("span", { class: `kind kind-${record.kind}` }, record.kind)),
         ownerCell,
-        cell("Created", timeEl(record.created_at)),
+        cell("Created", timeEl(record.created_at, { dateOnly: true })),
         cell("Expires", record.expires_at ? timeEl(record.expires_at, { dateOnly: true }) : h("span", { class: "muted" }, "Never")),
         cell("Status", statusBadge(status)),
         cell("Last used", record.last_used_at ? timeEl(record.last_used_at, { relative: true }) : h("span", { class: "muted" }, "Never")),
@@ -648,12 +648,18 @@
   $("secret-signing-copy").addEventListener("click", () =>
     copy($("secret-signing"), $("secret-signing-copy"), "Signing secret"),
   );
-  $("secret-done").addEventListener("click", () => $("secret-dialog").close());
   // The secret leaves the page when the dialog closes.
-  $("secret-dialog").addEventListener("close", () => {
+  function forgetSecrets() {
     $("secret-key").value = "";
     $("secret-signing").value = "";
+  }
+  $("secret-done").addEventListener("click", () => {
+    forgetSecrets();
+    $("secret-dialog").close();
   });
+  $("secret-dialog").addEventListener("close", forgetSecrets);
+  // Escape does not dismiss it by accident: "I have saved it" does.
+  $("secret-dialog").addEventListener("cancel", (event) => event.preventDefault());
   for (const input of [$("secret-key"), $("secret-signing")]) {
     input.addEventListener("focus", () => input.select());
   }
