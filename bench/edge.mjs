@@ -12,10 +12,12 @@ const duration = process.env.BENCH_DURATION ?? "10s";
 const connections = process.env.BENCH_CONNECTIONS ?? "16";
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 
-function wrk(url, headers = {}) {
+function wrk(url, headers = {}, rotateKeys = null) {
   const args = ["-t2", `-c${connections}`, `-d${duration}`, "--latency"];
   for (const [name, value] of Object.entries(headers)) args.push("-H", `${name}: ${value}`);
-  const out = execFileSync("wrk", [...args, url], { encoding: "utf8" });
+  if (rotateKeys) args.push("-s", path.join(here, "rotate_keys.lua"));
+  const env = rotateKeys ? { ...process.env, KEYGATE_KEYS: rotateKeys.join(",") } : process.env;
+  const out = execFileSync("wrk", [...args, url], { encoding: "utf8", env });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
   const toMs = (text) => {
     const match = /([\d.]+)(us|ms|s|m)/.exec(text);
@@ -24,8 +26,8 @@ function wrk(url, headers = {}) {
     if (unit === "m") return Number(n) * 60_000;
     return Number(n) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1);
   };
-  const p50 = toMs(/50%\s+(\S+)/.exec(out)[1]);
-  const p99 = toMs(/99%\s+(\S+)/.exec(out)[1]);
+  const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(out)[1]);
+  const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)[1]);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   return { rps, p50, p99, non2xx };
 }
@@ -42,24 +44,31 @@ const passthrough = new Miniflare(
   }),
 );
 const passthroughUrl = (await passthrough.ready).toString().replace(/\/$/, "");
-const gw = await startGateway({ originUrl: origin.url });
+const gw = await startGateway({ originUrl: origin.url, vars: { MAX_KEYS_PER_OWNER: "100" } });
 const created = await gw.createKey({
   owner: "bench",
   name: "bench",
   rate_limit: { limit: 1000000, period_seconds: 1 },
 });
 const malformed = created.key.slice(0, -1) + (created.key.endsWith("A") ? "B" : "A");
+// One key's requests are serialized by its Durable Object; many keys spread out.
+const manyKeys = [];
+for (let i = 0; i < Number(connections); i++) {
+  const extra = await gw.createKey({ owner: "bench", name: `bench ${i}`, rate_limit: { limit: 1000000, period_seconds: 1 } });
+  manyKeys.push(extra.key);
+}
 
 const cases = [
   ["origin direct", `${origin.url}/bench`, {}],
   ["pass-through Worker", `${passthroughUrl}/bench`, {}],
   ["Keygate valid key", `${gw.url}/bench`, { "X-API-Key": created.key }],
   ["Keygate malformed key", `${gw.url}/bench`, { "X-API-Key": malformed }],
+  [`Keygate ${manyKeys.length} valid keys`, `${gw.url}/bench`, {}, manyKeys],
 ];
 const results = Object.fromEntries(cases.map(([name]) => [name, []]));
 for (let round = 1; round <= rounds; round++) {
-  for (const [name, url, headers] of cases) {
-    results[name].push(wrk(url, headers));
+  for (const [name, url, headers, rotate] of cases) {
+    results[name].push(wrk(url, headers, rotate));
   }
 }
 const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -82,6 +91,7 @@ for (const [name] of cases) {
 const floor = summary["pass-through Worker"].rps;
 console.log(`\nKeygate valid / pass-through:     ${(summary["Keygate valid key"].rps / floor).toFixed(2)}x  (target >= 0.6x)`);
 console.log(`Keygate malformed / pass-through: ${(summary["Keygate malformed key"].rps / floor).toFixed(2)}x  (target >= 1.0x)`);
+console.log(`Keygate ${manyKeys.length} keys / pass-through:    ${(summary[`Keygate ${manyKeys.length} valid keys`].rps / floor).toFixed(2)}x`);
 await gw.stop();
 await passthrough.dispose();
 await origin.stop();
