@@ -62,6 +62,11 @@ const server = createServer((req, res) => {
   });
 });
 
+// Keep idle connections open longer than a client (workerd) would reuse them,
+// so a reused connection is never closed under a request in flight.
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   server.listen(Number(process.env.PORT ?? 8788), "127.0.0.1", () => {
     console.log(`demo origin listening on http://127.0.0.1:${server.address().port}`);

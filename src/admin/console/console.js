@@ -369,7 +369,11 @@
             displayName(record),
           ),
         ),
-        h("td", { class: "cell-description", dataset: { label: "Description" } }, record.description || h("span", { class: "muted" }, "—")),
+        h(
+          "td",
+          { class: "cell-description", dataset: { label: "Description" } },
+          record.description ? h("span", { class: "clamp", title: record.description }, record.description) : h("span", { class: "muted" }, "—"),
+        ),
         cell("Key", h("code", { class: "prefix" }, `${record.prefix}…`)),
         cell("Kind", h("span", { class: `kind kind-${record.kind}` }, record.kind)),
         ownerCell,
