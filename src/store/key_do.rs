@@ -226,8 +226,14 @@ fn issue_signing_secret(
 impl KeyObject {
     /// The stored key and live state, read from SQLite once per object lifetime.
     fn load(&self) -> Result<Option<(StoredKey, LiveState)>, Denial> {
-        if let Some(loaded) = self.cached.borrow().as_ref() {
-            return Ok(Some(loaded.clone()));
+        self.ensure_loaded()?;
+        Ok(self.cached.borrow().clone())
+    }
+
+    /// Fills the cache from SQLite when empty; whether the key exists.
+    fn ensure_loaded(&self) -> Result<bool, Denial> {
+        if self.cached.borrow().is_some() {
+            return Ok(true);
         }
         #[derive(Deserialize)]
         struct Row {
@@ -240,12 +246,12 @@ impl KeyObject {
             .and_then(|cursor| cursor.to_array())
             .map_err(store_error)?;
         let Some(row) = rows.into_iter().next() else {
-            return Ok(None);
+            return Ok(false);
         };
         let stored: StoredKey = serde_json::from_str(&row.stored).map_err(store_error)?;
         let live: LiveState = serde_json::from_str(&row.live).map_err(store_error)?;
-        *self.cached.borrow_mut() = Some((stored.clone(), live.clone()));
-        Ok(Some((stored, live)))
+        *self.cached.borrow_mut() = Some((stored, live));
+        Ok(true)
     }
 
     /// Writes what [`Pending`] held back.
@@ -342,34 +348,44 @@ impl KeyObject {
     }
 
     fn check(&self, facts: &RequestFacts, config: &Config) -> Result<Verdict, Denial> {
-        let Some((stored, mut live)) = self.load()? else {
+        if !self.ensure_loaded()? {
             return Ok(Verdict::unidentified(Denial::InvalidKey));
-        };
-        let (rate_policy, rate_limit) = stored.record.effective_rate_limit(config);
-        let signing_secret = match stored.presented(&facts.presented_hash, facts.now_ms) {
-            Some(presented) if stored.record.require_signature && facts.signature.is_some() => {
-                match stored.sealed_secret_for(presented) {
-                    Some(sealed) => Some(
-                        secret_box::open(config.require_signing_key()?, sealed)
-                            .map_err(store_error)?,
-                    ),
-                    None => None,
+        }
+        // The hot path borrows the cached key rather than cloning it.
+        let (verdict, live, credits_changed, live_changed) = {
+            let cache = self.cached.borrow();
+            let Some((stored, cached_live)) = cache.as_ref() else {
+                return Ok(Verdict::unidentified(Denial::InvalidKey));
+            };
+            let (rate_policy, rate_limit) = stored.record.effective_rate_limit(config);
+            let signing_secret = match stored.presented(&facts.presented_hash, facts.now_ms) {
+                Some(presented) if stored.record.require_signature && facts.signature.is_some() => {
+                    match stored.sealed_secret_for(presented) {
+                        Some(sealed) => Some(
+                            secret_box::open(config.require_signing_key()?, sealed)
+                                .map_err(store_error)?,
+                        ),
+                        None => None,
+                    }
                 }
-            }
-            _ => None,
+                _ => None,
+            };
+            let policy = Policy {
+                rate_policy,
+                rate_limit,
+                signing_secret: signing_secret.as_deref(),
+            };
+            let mut live = cached_live.clone();
+            let verdict = decision::decide(stored, &mut live, facts, &policy, |signature| {
+                self.signature_seen(signature, facts.now_ms)
+            });
+            let credits_changed = live.credits != cached_live.credits;
+            let live_changed = live != *cached_live;
+            (verdict, live, credits_changed, live_changed)
         };
-        let policy = Policy {
-            rate_policy,
-            rate_limit,
-            signing_secret: signing_secret.as_deref(),
-        };
-        let before = live.clone();
-        let verdict = decision::decide(&stored, &mut live, facts, &policy, |signature| {
-            self.signature_seen(signature, facts.now_ms)
-        });
-        if live.credits != before.credits {
+        if credits_changed {
             self.save_live(&live)?;
-        } else if live != before {
+        } else if live_changed {
             if let Some((_, cached_live)) = self.cached.borrow_mut().as_mut() {
                 *cached_live = live;
             }
