@@ -100,14 +100,23 @@ fn raw_target(url: &str) -> String {
     }
 }
 
-/// The target with the `api_key` parameter removed, for the origin.
+/// Whether a raw `name=value` query pair is the `api_key` parameter. The name
+/// is decoded, so extraction and stripping agree (`api%5Fkey` is one too).
+fn is_query_key_pair(pair: &str) -> bool {
+    worker::url::form_urlencoded::parse(pair.as_bytes())
+        .next()
+        .is_some_and(|(name, _)| name == "api_key")
+}
+
+/// The target with every `api_key` parameter removed, for the origin; the
+/// other pairs are kept exactly as sent.
 fn without_query_key(target: &str) -> String {
     let Some((path, query)) = target.split_once('?') else {
         return target.to_string();
     };
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|pair| pair.split('=').next() != Some("api_key"))
+        .filter(|pair| !is_query_key_pair(pair))
         .collect();
     if kept.is_empty() {
         path.to_string()
@@ -117,14 +126,14 @@ fn without_query_key(target: &str) -> String {
 }
 
 /// Every `api_key` parameter, percent-decoded (each one is a credential candidate).
-fn query_keys(url: Option<&worker::Url>) -> Vec<String> {
-    url.map(|url| {
-        url.query_pairs()
-            .filter(|(name, _)| name == "api_key")
-            .map(|(_, value)| value.into_owned())
-            .collect()
-    })
-    .unwrap_or_default()
+fn query_keys(target: &str) -> Vec<String> {
+    let query = target.split_once('?').map_or("", |(_, query)| query);
+    query
+        .split('&')
+        .filter(|pair| is_query_key_pair(pair))
+        .flat_map(|pair| worker::url::form_urlencoded::parse(pair.as_bytes()))
+        .map(|(_, value)| value.into_owned())
+        .collect()
 }
 
 async fn admit_and_forward(
@@ -136,7 +145,7 @@ async fn admit_and_forward(
     let target = raw_target(&request.inner().url());
     let headers: Vec<(String, String)> = request.headers().entries().collect();
     let from_query = if config.allow_query_key {
-        query_keys(request.url().ok().as_ref())
+        query_keys(&target)
     } else {
         Vec::new()
     };

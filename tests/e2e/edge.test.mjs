@@ -180,6 +180,8 @@ describe("credentials (step 2)", () => {
       [`/q1?api_key=${k.key}`, "/q1"],
       [`/q2?a=1&api_key=${k.key}&b=2`, "/q2?a=1&b=2"],
       [`/q3?api_key=${k.key}&z=%20y`, "/q3?z=%20y"],
+      // An encoded parameter name is the same parameter: used, then stripped.
+      [`/q4?api%5Fkey=${k.key}&b=2`, "/q4?b=2"],
     ]) {
       const seen = assertProxied(await req("GET", sent), sent);
       assert.equal(seen.target, forwarded, "api_key stripped, the rest untouched");
