@@ -25,7 +25,7 @@ use crate::core::signature::MAX_SKEW_SECONDS;
 use crate::core::time::rfc3339;
 use crate::runtime;
 use crate::store::usage::{self, UsageCounts, sql_int};
-use crate::store::{answer, call, read_command};
+use crate::store::{answer, read_command, send_to, storage_error};
 
 pub const BINDING: &str = "KEY_OBJECT";
 /// A roll's grace is at most 7 days (SPEC section 1).
@@ -197,8 +197,7 @@ impl worker::DurableObject for KeyObject {
 }
 
 fn store_error(error: impl std::fmt::Display) -> Denial {
-    worker::console_error!("keygate: key object storage: {error}");
-    Denial::StoreUnavailable
+    storage_error("key object storage", error)
 }
 
 fn unknown_key() -> Denial {
@@ -544,16 +543,10 @@ fn record_view(stored: &StoredKey, live: &LiveState) -> KeyRecord {
 }
 
 /// The stub of a key's object.
-pub fn stub(env: &Env, key_id: &str) -> Result<worker::Stub, Denial> {
-    env.durable_object(BINDING)
-        .and_then(|namespace| namespace.get_by_name(key_id))
-        .map_err(store_error)
-}
-
 pub async fn send<T: serde::de::DeserializeOwned>(
     env: &Env,
     key_id: &str,
     command: &KeyCommand,
 ) -> Result<T, Denial> {
-    call(&stub(env, key_id)?, command).await
+    send_to(env, BINDING, key_id, command).await
 }

@@ -11,7 +11,7 @@ use worker::{Env, Request, Response, SqlStorage, SqlStorageValue, State, durable
 
 use crate::core::error::Denial;
 use crate::store::usage::{self, UsageCounts};
-use crate::store::{answer, call, read_command};
+use crate::store::{answer, read_command, send_to, storage_error};
 
 pub const BINDING: &str = "OWNER_REGISTRY";
 /// The registry instance that indexes all owners (owner ids cannot contain `*`).
@@ -139,8 +139,7 @@ impl worker::DurableObject for OwnerRegistry {
 }
 
 fn store_error(error: impl std::fmt::Display) -> Denial {
-    worker::console_error!("keygate: owner registry storage: {error}");
-    Denial::StoreUnavailable
+    storage_error("owner registry storage", error)
 }
 
 /// Cursors are the sequence number of the last item seen, opaque to clients.
@@ -321,16 +320,10 @@ impl OwnerRegistry {
     }
 }
 
-pub fn stub(env: &Env, owner: &str) -> Result<worker::Stub, Denial> {
-    env.durable_object(BINDING)
-        .and_then(|namespace| namespace.get_by_name(owner))
-        .map_err(store_error)
-}
-
 pub async fn send<T: serde::de::DeserializeOwned>(
     env: &Env,
     owner: &str,
     command: &RegistryCommand,
 ) -> Result<T, Denial> {
-    call(&stub(env, owner)?, command).await
+    send_to(env, BINDING, owner, command).await
 }

@@ -32,8 +32,7 @@ pub struct UsageCounts {
 }
 
 fn store_error(error: impl std::fmt::Display) -> Denial {
-    worker::console_error!("keygate: usage storage: {error}");
-    Denial::StoreUnavailable
+    crate::store::storage_error("usage storage", error)
 }
 
 pub fn sql_int(value: u64) -> SqlStorageValue {
