@@ -20,6 +20,17 @@ fn bearer_token(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// Whether a request header carries a credential, so it must not reach the
+/// origin: `ApiKey`, `X-API-Key`, and an `Authorization` with a `Bearer`
+/// part (a repeated header arrives joined by commas).
+pub fn carries_credential(name: &str, value: &str) -> bool {
+    match name.to_ascii_lowercase().as_str() {
+        "apikey" | "x-api-key" => true,
+        "authorization" => value.split(',').any(|part| bearer_token(part).is_some()),
+        _ => false,
+    }
+}
+
 /// The API key from `Authorization: Bearer`, `ApiKey`, `X-API-Key` (names
 /// case-insensitive, values trimmed) and, when allowed, the `api_key` query
 /// parameters (`query_keys`, already decoded).
@@ -60,6 +71,19 @@ mod tests {
         list.iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn credential_headers_are_recognised_for_stripping() {
+        assert!(carries_credential("X-Api-Key", "anything"));
+        assert!(carries_credential("APIKEY", ""));
+        assert!(carries_credential("authorization", "Bearer k1"));
+        assert!(carries_credential(
+            "Authorization",
+            "Basic dXNlcg==, bearer k1"
+        ));
+        assert!(!carries_credential("Authorization", "Basic dXNlcg=="));
+        assert!(!carries_credential("X-Api-Key-Hint", "k1"));
     }
 
     #[test]

@@ -216,6 +216,7 @@ async fn admit_and_forward(
     };
     let response = proxy::forward(
         request,
+        &headers,
         proxy::Forward {
             origin_url,
             origin_secret,

@@ -5,15 +5,14 @@
 use std::time::Duration;
 
 use futures_util::future::{Either, select};
-use wasm_bindgen::JsValue;
-use worker::{AbortController, Delay, Fetch, Headers, Request, Response};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{AbortController, Delay, Headers, Request, Response};
 
+use crate::core::credentials::carries_credential;
 use crate::core::decision::Identity;
 use crate::core::error::Denial;
 use crate::core::signature::origin_signature;
-
-/// Request headers that carry a credential; they never reach the origin.
-const CREDENTIAL_HEADERS: [&str; 2] = ["apikey", "x-api-key"];
 
 /// What the origin needs besides the client's request.
 pub struct Forward<'a> {
@@ -29,34 +28,30 @@ pub struct Forward<'a> {
     pub buffered_body: Option<Vec<u8>>,
 }
 
-fn forwarded_headers(request: &Request, forward: &Forward<'_>) -> Result<Headers, Denial> {
-    let headers = Headers::new();
-    for (name, value) in request.headers().entries() {
+/// The client's headers for the origin: one copy made by the runtime, then
+/// the credential, every client `X-Keygate-*` and `Host` removed, and the
+/// identity headers set. `sent` are the client's headers as already read.
+fn forwarded_headers(
+    request: &Request,
+    sent: &[(String, String)],
+    method: &str,
+    forward: &Forward<'_>,
+) -> Result<web_sys::Headers, Denial> {
+    let headers = web_sys::Headers::new_with_headers(&request.headers().0)
+        .map_err(|_| Denial::bad_request("the request headers cannot be forwarded"))?;
+    for (name, value) in sent {
         let lower = name.to_ascii_lowercase();
-        let is_bearer = lower == "authorization"
-            && value
-                .trim_start()
-                .get(..7)
-                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "));
-        if is_bearer
-            || CREDENTIAL_HEADERS.contains(&lower.as_str())
-            || lower.starts_with("x-keygate-")
-            || lower == "host"
-        {
-            continue;
+        if carries_credential(name, value) || lower.starts_with("x-keygate-") || lower == "host" {
+            let _ = headers.delete(name);
         }
-        headers
-            .append(&name, &value)
-            .map_err(|_| Denial::bad_request(format!("header `{name}` cannot be forwarded")))?;
     }
     let identity = forward.identity;
-    let method = request.inner().method();
     let signature = origin_signature(
         forward.origin_secret,
         forward.now_seconds,
         forward.request_id,
         &identity.key_id,
-        &method,
+        method,
         forward.target,
     );
     for (name, value) in [
@@ -75,36 +70,43 @@ fn forwarded_headers(request: &Request, forward: &Forward<'_>) -> Result<Headers
 }
 
 /// Sends the request to the origin and relays its answer, streamed.
-pub async fn forward(request: Request, forward: Forward<'_>) -> Result<Response, Denial> {
+/// `sent` are the client's headers as already read.
+pub async fn forward(
+    request: Request,
+    sent: &[(String, String)],
+    forward: Forward<'_>,
+) -> Result<Response, Denial> {
     // The raw method: `worker::Method` would turn unknown methods into GET.
     let method = request.inner().method();
-    let headers = forwarded_headers(&request, &forward)?;
+    let headers = forwarded_headers(&request, sent, &method, &forward)?;
     let body: Option<JsValue> = match (method.as_str(), forward.buffered_body) {
         ("GET" | "HEAD", _) => None,
         (_, Some(bytes)) => Some(js_sys::Uint8Array::from(bytes.as_slice()).into()),
         (_, None) => request.inner().body().map(JsValue::from),
     };
+    let controller = AbortController::default();
     let init = web_sys::RequestInit::new();
     init.set_method(&method);
-    init.set_headers(&headers.0);
+    init.set_headers(&headers);
     if let Some(body) = &body {
         init.set_body(body);
     }
     init.set_redirect(web_sys::RequestRedirect::Manual);
+    init.set_signal(Some(&controller.signal()));
     let url = format!("{}{}", forward.origin_url, forward.target);
     let upstream_request = web_sys::Request::new_with_str_and_init(&url, &init)
         .map_err(|_| Denial::bad_request("the request cannot be forwarded as sent"))?;
 
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(Request::from(upstream_request));
-    let sending = fetch.send_with_signal(&signal);
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let sending = JsFuture::from(global.fetch_with_request(&upstream_request));
     let timeout = Delay::from(Duration::from_millis(forward.timeout_ms));
-    futures_util::pin_mut!(sending);
     match select(sending, timeout).await {
-        Either::Left((Ok(response), _)) => Ok(relay(response)),
+        Either::Left((Ok(response), _)) => relay(response.unchecked_into()),
         Either::Left((Err(error), _)) => {
-            worker::console_warn!("keygate: origin unreachable: {error}");
+            worker::console_warn!(
+                "keygate: origin unreachable: {}",
+                worker::Error::from(error)
+            );
             Err(Denial::OriginUnreachable)
         }
         Either::Right(_) => {
@@ -114,19 +116,17 @@ pub async fn forward(request: Request, forward: Forward<'_>) -> Result<Response,
     }
 }
 
-/// A mutable copy of the origin's response around the same body stream.
-fn relay(response: Response) -> Response {
-    let status = response.status_code();
-    let headers = Headers::new();
-    for (name, value) in response.headers().entries() {
-        let _ = headers.append(&name, &value);
-    }
-    let upstream: web_sys::Response = response.into();
+/// The origin's response with a mutable copy of its headers (made by the
+/// runtime in one call) around the same body stream.
+fn relay(upstream: web_sys::Response) -> Result<Response, Denial> {
+    let status = upstream.status();
+    let headers = web_sys::Headers::new_with_headers(&upstream.headers())
+        .map_err(|_| Denial::OriginUnreachable)?;
     let builder = Response::builder()
         .with_status(status)
-        .with_headers(headers);
-    match upstream.body() {
+        .with_headers(Headers(headers));
+    Ok(match upstream.body() {
         Some(stream) if !matches!(status, 101 | 204 | 205 | 304) => builder.stream(stream),
         _ => builder.empty(),
-    }
+    })
 }

@@ -11,6 +11,8 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 
+use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
 use worker::{Env, Request, Response, SqlStorage, State, durable_object};
 
 use crate::core::config::Config;
@@ -25,7 +27,7 @@ use crate::core::signature::MAX_SKEW_SECONDS;
 use crate::core::time::rfc3339;
 use crate::runtime;
 use crate::store::usage::{self, UsageCounts, sql_int};
-use crate::store::{answer, read_command, send_to, storage_error};
+use crate::store::{answer, refuse_fetch, send_to, serve, storage_error};
 
 pub const BINDING: &str = "KEY_OBJECT";
 /// A roll's grace is at most 7 days (SPEC section 1).
@@ -147,38 +149,8 @@ impl worker::DurableObject for KeyObject {
         }
     }
 
-    async fn fetch(&self, request: Request) -> worker::Result<Response> {
-        let command: KeyCommand = match read_command(request).await {
-            Ok(command) => command,
-            Err(denial) => return answer::<()>(&Err(denial)),
-        };
-        let config = match runtime::config(&self.env) {
-            Ok(config) => config,
-            Err(denial) => return answer::<()>(&Err(denial)),
-        };
-        match command {
-            KeyCommand::Ping => answer(&Ok(true)),
-            KeyCommand::Create { stored, live } => answer(&self.create(*stored, live, &config)),
-            KeyCommand::Get { now_ms } => answer(&self.view(now_ms)),
-            KeyCommand::Check { facts } => {
-                let verdict = self.check(&facts, &config);
-                self.schedule_flush(facts.now_ms).await;
-                answer(&verdict)
-            }
-            KeyCommand::Authenticate {
-                presented_hash,
-                now_ms,
-            } => answer(&self.authenticate(&presented_hash, now_ms)),
-            KeyCommand::Patch { body, now_ms } => answer(&self.patch(&body, now_ms, &config)),
-            KeyCommand::Roll {
-                new_hash,
-                new_prefix,
-                grace_seconds,
-                now_ms,
-            } => answer(&self.roll(new_hash, new_prefix, grace_seconds, now_ms, &config)),
-            KeyCommand::Revoke => answer(&self.revoke()),
-            KeyCommand::Usage { now_ms } => answer(&self.usage(now_ms, &config)),
-        }
+    async fn fetch(&self, _request: Request) -> worker::Result<Response> {
+        refuse_fetch()
     }
 
     /// Flushes held-back writes and prunes old usage buckets; comes back
@@ -193,6 +165,16 @@ impl worker::DurableObject for KeyObject {
             self.set_alarm(usage::next_prune_ms(now_ms)).await;
         }
         Response::ok("flushed")
+    }
+}
+
+#[wasm_bindgen]
+impl KeyObject {
+    /// The RPC entry point (see `store::call`): a JSON [`KeyCommand`] in,
+    /// its JSON `Result` out.
+    pub async fn command(&self, command: String) -> Result<JsValue, JsValue> {
+        let answer = serve(&command, |command| self.run(command)).await;
+        Ok(JsValue::from_str(&answer))
     }
 }
 
@@ -223,6 +205,36 @@ fn issue_signing_secret(
 }
 
 impl KeyObject {
+    async fn run(&self, command: KeyCommand) -> String {
+        let config = match runtime::config(&self.env) {
+            Ok(config) => config,
+            Err(denial) => return answer::<()>(&Err(denial)),
+        };
+        match command {
+            KeyCommand::Ping => answer(&Ok(true)),
+            KeyCommand::Create { stored, live } => answer(&self.create(*stored, live, &config)),
+            KeyCommand::Get { now_ms } => answer(&self.view(now_ms)),
+            KeyCommand::Check { facts } => {
+                let verdict = self.check(&facts, &config);
+                self.schedule_flush(facts.now_ms).await;
+                answer(&verdict)
+            }
+            KeyCommand::Authenticate {
+                presented_hash,
+                now_ms,
+            } => answer(&self.authenticate(&presented_hash, now_ms)),
+            KeyCommand::Patch { body, now_ms } => answer(&self.patch(&body, now_ms, &config)),
+            KeyCommand::Roll {
+                new_hash,
+                new_prefix,
+                grace_seconds,
+                now_ms,
+            } => answer(&self.roll(new_hash, new_prefix, grace_seconds, now_ms, &config)),
+            KeyCommand::Revoke => answer(&self.revoke()),
+            KeyCommand::Usage { now_ms } => answer(&self.usage(now_ms, &config)),
+        }
+    }
+
     /// The stored key and live state, read from SQLite once per object lifetime.
     fn load(&self) -> Result<Option<(StoredKey, LiveState)>, Denial> {
         self.ensure_loaded()?;

@@ -13,7 +13,10 @@ pub mod usage;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use worker::{Env, Method, Request, RequestInit, Stub};
+use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen_futures::JsFuture;
+use worker::{Env, Stub};
 
 use crate::core::error::Denial;
 
@@ -34,37 +37,63 @@ pub(crate) async fn send_to<C: Serialize, T: DeserializeOwned>(
         .durable_object(binding)
         .and_then(|namespace| namespace.get_by_name(name))
         .map_err(|error| storage_error(binding, error))?;
-    call(&stub, command).await
+    call(stub, command).await
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A Keygate object's stub as Durable Object RPC sees it (see
+    /// `worker/entry.mjs`): one method taking a JSON command, answering JSON.
+    type ObjectStub;
+
+    #[wasm_bindgen(method, catch)]
+    fn command(this: &ObjectStub, command: &str) -> Result<js_sys::Promise, JsValue>;
 }
 
 /// Sends one JSON command to a Durable Object and reads its `Result` back.
-/// Transport failures fail closed as `store_unavailable`.
-async fn call<C: Serialize, T: DeserializeOwned>(stub: &Stub, command: &C) -> Result<T, Denial> {
-    let body = serde_json::to_string(command).map_err(|_| Denial::StoreUnavailable)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let request =
-        Request::new_with_init("https://do/", &init).map_err(|_| Denial::StoreUnavailable)?;
-    let mut response = stub
-        .fetch_with_request(request)
+/// RPC rather than `fetch`: this is on every proxied request, and a string
+/// in and out skips building, converting and streaming a Request and a
+/// Response on both sides. Transport failures fail closed as `store_unavailable`.
+async fn call<C: Serialize, T: DeserializeOwned>(stub: Stub, command: &C) -> Result<T, Denial> {
+    let command = serde_json::to_string(command).map_err(|_| Denial::StoreUnavailable)?;
+    let stub: ObjectStub = stub.into_rpc();
+    let promise = stub
+        .command(&command)
+        .map_err(|error| storage_error("durable object call failed", worker::Error::from(error)))?;
+    let text = JsFuture::from(promise)
         .await
-        .map_err(|error| storage_error("durable object call failed", error))?;
-    let answer: Result<T, Denial> = response
-        .json()
-        .await
+        .map_err(|error| storage_error("durable object call failed", worker::Error::from(error)))?
+        .as_string()
+        .unwrap_or_default();
+    let answer: Result<T, Denial> = serde_json::from_str(&text)
         .map_err(|error| storage_error("durable object answer unreadable", error))?;
     answer
 }
 
-/// Serializes a command's answer; the caller wraps it in a 200.
-pub(crate) fn answer<T: Serialize>(result: &Result<T, Denial>) -> worker::Result<worker::Response> {
-    worker::Response::from_json(result)
+/// An object's side of [`call`]: decodes the command, runs it with `run`
+/// and encodes its answer. A command that does not decode fails closed.
+pub(crate) async fn serve<C, F, Fut>(command: &str, run: F) -> String
+where
+    C: DeserializeOwned,
+    F: FnOnce(C) -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    match serde_json::from_str(command) {
+        Ok(command) => run(command).await,
+        Err(error) => answer::<()>(&Err(storage_error("bad durable object command", error))),
+    }
 }
 
-/// Reads a command from a Durable Object's request body.
-pub(crate) async fn read_command<C: DeserializeOwned>(mut request: Request) -> Result<C, Denial> {
-    request
-        .json()
-        .await
-        .map_err(|error| storage_error("bad durable object command", error))
+/// Encodes a command's answer (should that fail, the empty answer makes
+/// the caller fail closed).
+pub(crate) fn answer<T: Serialize>(result: &Result<T, Denial>) -> String {
+    serde_json::to_string(result).unwrap_or_else(|error| {
+        storage_error("durable object answer unwritable", error);
+        String::new()
+    })
+}
+
+/// The objects are reached over RPC only; a `fetch` to one is refused.
+pub(crate) fn refuse_fetch() -> worker::Result<worker::Response> {
+    worker::Response::error("Keygate objects answer RPC commands only", 404)
 }

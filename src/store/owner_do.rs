@@ -7,11 +7,13 @@
 //! owners for the admin token's unscoped list and audit.
 
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
 use worker::{Env, Request, Response, SqlStorage, SqlStorageValue, State, durable_object};
 
 use crate::core::error::Denial;
 use crate::store::usage::{self, UsageCounts};
-use crate::store::{answer, read_command, send_to, storage_error};
+use crate::store::{answer, refuse_fetch, send_to, serve, storage_error};
 
 pub const BINDING: &str = "OWNER_REGISTRY";
 /// The registry instance that indexes all owners (owner ids cannot contain `*`).
@@ -106,11 +108,23 @@ impl worker::DurableObject for OwnerRegistry {
         OwnerRegistry { sql }
     }
 
-    async fn fetch(&self, request: Request) -> worker::Result<Response> {
-        let command: RegistryCommand = match read_command(request).await {
-            Ok(command) => command,
-            Err(denial) => return answer::<()>(&Err(denial)),
-        };
+    async fn fetch(&self, _request: Request) -> worker::Result<Response> {
+        refuse_fetch()
+    }
+}
+
+#[wasm_bindgen]
+impl OwnerRegistry {
+    /// The RPC entry point (see `store::call`): a JSON [`RegistryCommand`]
+    /// in, its JSON `Result` out.
+    pub async fn command(&self, command: String) -> Result<JsValue, JsValue> {
+        let answer = serve(&command, |command| async move { self.run(command) }).await;
+        Ok(JsValue::from_str(&answer))
+    }
+}
+
+impl OwnerRegistry {
+    fn run(&self, command: RegistryCommand) -> String {
         match command {
             RegistryCommand::Ping => answer(&Ok(true)),
             RegistryCommand::Reserve { entry, cap, event } => {

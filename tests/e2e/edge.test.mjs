@@ -963,6 +963,15 @@ describe("proxy (step 9)", () => {
     }
   });
 
+  test("a Bearer key in a repeated Authorization header is used and never reaches the origin", async () => {
+    await origin.clear();
+    const res = await req("GET", "/v1/repeated-auth", ["Authorization", "Basic dXNlcjpwdw==", "Authorization", `Bearer ${k.key}`]);
+    const seen = assertProxied(res);
+    assert.equal(seen.headers["x-keygate-key-id"], k.id, "the Bearer part authenticated");
+    assert.ok(!JSON.stringify(seen).includes(k.key), "the key appears nowhere at the origin");
+    assert.equal(seen.headers.authorization, undefined, "the Authorization header carrying it is removed");
+  });
+
   test("methods are relayed as sent (POST, PUT, PATCH, DELETE, HEAD)", async () => {
     for (const method of ["POST", "PUT", "PATCH", "DELETE"]) {
       const body = method === "DELETE" ? undefined : `{"m":"${method}"}`;

@@ -52,7 +52,7 @@ export async function startOrigin() {
  * (scratch under `persistDir/tmp`) so a test can read every stored byte;
  * `onLog(entry)` receives every line the Worker logs instead of printing it.
  */
-export async function startGateway({ originUrl, vars = {}, persistDir, onLog } = {}) {
+export async function startGateway({ originUrl, vars = {}, persistDir, onLog, miniflare = {} } = {}) {
   const bindings = {
     ORIGIN_URL: originUrl ?? "http://127.0.0.1:9",
     REQUIRE_HTTPS: "false",
@@ -67,10 +67,11 @@ export async function startGateway({ originUrl, vars = {}, persistDir, onLog } =
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       modules: [
+        { type: "ESModule", path: path.join(root, "worker/entry.mjs") },
         { type: "ESModule", path: path.join(root, "build/index.js") },
         { type: "CompiledWasm", path: path.join(root, "build/index_bg.wasm") },
       ],
-      modulesRoot: path.join(root, "build"),
+      modulesRoot: root,
       compatibilityDate: "2026-11-01",
       bindings,
       kvNamespaces: ["KEYS"],
@@ -84,6 +85,7 @@ export async function startGateway({ originUrl, vars = {}, persistDir, onLog } =
         ? { resourcePersistencePath: path.join(persistDir, "state"), resourceTmpPath: path.join(persistDir, "tmp") }
         : {}),
       ...(onLog ? { handleStructuredLogs: onLog } : {}),
+      ...miniflare,
     }),
   );
   const url = (await mf.ready).toString().replace(/\/$/, "");
