@@ -17,20 +17,29 @@ mod runtime;
 mod store;
 
 #[cfg(target_arch = "wasm32")]
-use worker::{Context, Env, Request, Response, event};
+use worker::{Context, Env, Request, event, web_sys};
 
 /// Every request enters here: a bad configuration refuses everything (503),
 /// the admin prefix goes to the admin API, and everything else is the edge.
 #[cfg(target_arch = "wasm32")]
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(
+    request: web_sys::Request,
+    env: Env,
+    ctx: Context,
+) -> worker::Result<web_sys::Response> {
+    // The raw `web_sys` types: the edge path is hot, and `worker::Request`
+    // would read `cf` and more on every request; the admin API uses them.
     let request_id = runtime::new_request_id();
     let config = match runtime::config(&env) {
         Ok(config) => config,
-        Err(denial) => return Ok(runtime::respond::problem(&denial, &request_id)),
+        Err(denial) => return Ok(runtime::respond::problem(&denial, &request_id).into()),
     };
-    if admin::owns_path(&config, &request.path()) {
-        return Ok(admin::handle(request, &env, &config, &request_id).await);
+    if admin::owns_path(&config, edge::path_of(&request.url())) {
+        let request = Request::from(request);
+        return Ok(admin::handle(request, &env, &config, &request_id)
+            .await
+            .into());
     }
     Ok(edge::handle(request, &env, &ctx, &config, &request_id).await)
 }

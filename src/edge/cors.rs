@@ -4,6 +4,7 @@
 use worker::{Headers, Response};
 
 use crate::core::config::Config;
+use crate::edge::SentHeaders;
 
 const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOW_HEADERS: [&str; 6] = [
@@ -27,24 +28,22 @@ fn origin_admitted(config: &Config, origin: &str) -> bool {
 }
 
 /// Whether a request is a CORS preflight, which carries no key.
-pub fn is_preflight(method: &worker::Method, headers: &Headers) -> bool {
-    *method == worker::Method::Options
-        && headers.has("Origin").unwrap_or(false)
-        && headers
-            .has("Access-Control-Request-Method")
-            .unwrap_or(false)
+pub fn is_preflight(method: &str, headers: &SentHeaders) -> bool {
+    method == "OPTIONS"
+        && headers.get("Origin").is_some()
+        && headers.get("Access-Control-Request-Method").is_some()
 }
 
 /// The 204 answer to a preflight; it allows the origin only when admitted.
-pub fn preflight(config: &Config, headers: &Headers, request_id: &str) -> Response {
+pub fn preflight(config: &Config, headers: &SentHeaders, request_id: &str) -> Response {
     let out = Headers::new();
     let _ = out.set("X-Request-Id", request_id);
     let _ = out.set("Vary", "Origin, Access-Control-Request-Headers");
-    let origin = headers.get("Origin").ok().flatten().unwrap_or_default();
+    let origin = headers.get("Origin").unwrap_or_default();
     if origin_admitted(config, &origin) {
         let mut allowed: Vec<String> = ALLOW_HEADERS.iter().map(|h| h.to_string()).collect();
         // Clients may send their own headers to the origin as well.
-        if let Ok(Some(requested)) = headers.get("Access-Control-Request-Headers") {
+        if let Some(requested) = headers.get("Access-Control-Request-Headers") {
             for name in requested
                 .split(',')
                 .map(str::trim)
@@ -55,7 +54,7 @@ pub fn preflight(config: &Config, headers: &Headers, request_id: &str) -> Respon
                 }
             }
         }
-        let _ = out.set("Access-Control-Allow-Origin", &origin);
+        let _ = out.set("Access-Control-Allow-Origin", origin);
         let _ = out.set("Access-Control-Allow-Methods", ALLOW_METHODS);
         let _ = out.set("Access-Control-Allow-Headers", &allowed.join(", "));
         let _ = out.set("Access-Control-Max-Age", PREFLIGHT_MAX_AGE_SECONDS);

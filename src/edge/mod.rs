@@ -7,7 +7,9 @@ pub mod cors;
 pub mod gateway_usage;
 pub mod proxy;
 
-use worker::{Context, Env, Request, Response};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use worker::{Context, Env, Headers};
 
 use crate::core::config::Config;
 use crate::core::credentials::{Credential, extract_credential};
@@ -38,66 +40,96 @@ impl From<Denial> for Refusal {
     }
 }
 
+/// The client's request headers, read from the runtime in one call (the
+/// runtime joins a repeated header's values with `, `).
+pub struct SentHeaders(Vec<(String, String)>);
+
+impl SentHeaders {
+    fn of(request: &web_sys::Request) -> SentHeaders {
+        // One JSON string instead of several wasm<->JS calls per header.
+        let pairs = js_sys::JSON::stringify(&js_sys::Array::from(&request.headers()))
+            .ok()
+            .and_then(|json| json.as_string())
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default();
+        SentHeaders(pairs)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(sent, _)| sent.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
+/// The path of a serialized request URL (`/v1/x` of `https://h/v1/x?a=1`).
+pub fn path_of(url: &str) -> &str {
+    let target = raw_target(url);
+    target.split_once('?').map_or(target, |(path, _)| path)
+}
+
 pub async fn handle(
-    request: Request,
+    request: web_sys::Request,
     env: &Env,
     ctx: &Context,
     config: &Config,
     request_id: &str,
-) -> Response {
-    let origin = request.headers().get("Origin").ok().flatten();
-    let url = request.url().ok();
-    if config.require_https && url.as_ref().is_some_and(|u| u.scheme() != "https") {
+) -> web_sys::Response {
+    let url = request.url();
+    let sent = SentHeaders::of(&request);
+    let origin = sent.get("Origin");
+    if config.require_https && !url.starts_with("https:") {
         gateway_usage::record(Denial::HttpsRequired.code(), runtime::now_ms(), env, ctx);
-        return finish(
-            respond::problem(&Denial::HttpsRequired, request_id),
-            None,
-            config,
-            origin.as_deref(),
-        );
+        let response = respond::problem(&Denial::HttpsRequired, request_id).into();
+        return finish(response, None, config, origin);
     }
-    if cors::is_preflight(&request.method(), request.headers()) {
-        return cors::preflight(config, request.headers(), request_id);
+    let method = request.method();
+    if cors::is_preflight(&method, &sent) {
+        return cors::preflight(config, &sent, request_id).into();
     }
-    match admit_and_forward(request, env, config, request_id).await {
-        Ok((response, rate)) => finish(response, Some(&rate), config, origin.as_deref()),
+    match admit_and_forward(&request, &url, &method, &sent, env, config, request_id).await {
+        Ok((response, rate)) => finish(response, Some(&rate), config, origin),
         Err(refusal) => {
             if !refusal.counted {
                 gateway_usage::record(refusal.denial.code(), runtime::now_ms(), env, ctx);
             }
-            let response = respond::problem(&refusal.denial, request_id);
+            let response = respond::problem(&refusal.denial, request_id).into();
             // A refused origin is never echoed back to the browser.
             let echo = match refusal.denial {
                 Denial::DomainNotAllowed { .. } => None,
-                _ => origin.as_deref(),
+                _ => origin,
             };
             finish(response, refusal.ratelimit.as_ref(), config, echo)
         }
     }
 }
 
-/// Adds the request id, RateLimit fields and CORS echo to any answer.
+/// Adds the RateLimit fields and CORS echo to any answer.
 fn finish(
-    response: Response,
+    response: web_sys::Response,
     rate: Option<&RateHeaders>,
     config: &Config,
     origin: Option<&str>,
-) -> Response {
-    let headers = response.headers();
+) -> web_sys::Response {
+    let headers = Headers(response.headers());
     if let Some(rate) = rate {
-        respond::add_rate_headers(headers, rate);
+        respond::add_rate_headers(&headers, rate);
     }
-    cors::echo_origin(config, origin, headers);
+    cors::echo_origin(config, origin, &headers);
     response
 }
 
 /// The raw path and query as the client sent them (`/v1/x?b=2&a=1`).
-fn raw_target(url: &str) -> String {
+fn raw_target(url: &str) -> &str {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    match after_scheme.find('/') {
-        Some(slash) => after_scheme[slash..].to_string(),
-        None => "/".to_string(),
-    }
+    after_scheme
+        .find('/')
+        .map_or("/", |slash| &after_scheme[slash..])
 }
 
 /// Whether a raw `name=value` query pair is the `api_key` parameter. The name
@@ -137,19 +169,21 @@ fn query_keys(target: &str) -> Vec<String> {
 }
 
 async fn admit_and_forward(
-    mut request: Request,
+    request: &web_sys::Request,
+    url: &str,
+    method: &str,
+    sent: &SentHeaders,
     env: &Env,
     config: &Config,
     request_id: &str,
-) -> Result<(Response, RateHeaders), Refusal> {
-    let target = raw_target(&request.inner().url());
-    let headers: Vec<(String, String)> = request.headers().entries().collect();
+) -> Result<(web_sys::Response, RateHeaders), Refusal> {
+    let target = raw_target(url);
     let from_query = if config.allow_query_key {
-        query_keys(&target)
+        query_keys(target)
     } else {
         Vec::new()
     };
-    let key = match extract_credential(&headers, &from_query) {
+    let key = match extract_credential(sent.pairs(), &from_query) {
         Ok(Credential::Key(key)) => key,
         Ok(Credential::None) => return Err(Denial::MissingKey.into()),
         Err(_) => return Err(Denial::AmbiguousCredentials.into()),
@@ -157,19 +191,16 @@ async fn admit_and_forward(
     let origin_url = config.require_origin()?;
     let origin_secret = config.require_origin_secret()?;
 
-    // The raw method: `worker::Method` would turn unknown methods into GET.
-    let method = request.inner().method();
-    let path = target.split('?').next().unwrap_or("/").to_string();
-    let header = |name: &str| request.headers().get(name).ok().flatten();
-    let origin_host = header("Origin")
-        .and_then(|o| host_of(&o))
-        .or_else(|| header("Referer").and_then(|r| host_of(&r)));
-    let timestamp = header("X-Keygate-Timestamp");
-    let signature = header("X-Keygate-Signature");
+    let path = target.split('?').next().unwrap_or("/");
+    let origin_host = sent
+        .get("Origin")
+        .and_then(host_of)
+        .or_else(|| sent.get("Referer").and_then(host_of));
+    let timestamp = sent.get("X-Keygate-Timestamp").map(str::to_owned);
+    let signature = sent.get("X-Keygate-Signature").map(str::to_owned);
     // Only a request that claims a signature has its body read to hash it.
-    let buffered_body = if signature.is_some() && !matches!(method.as_str(), "GET" | "HEAD") {
-        let bytes = request
-            .bytes()
+    let buffered_body = if signature.is_some() && !matches!(method, "GET" | "HEAD") {
+        let bytes = read_body(request)
             .await
             .map_err(|_| Denial::bad_request("the request body could not be read"))?;
         if bytes.len() > MAX_SIGNED_BODY_BYTES {
@@ -184,9 +215,9 @@ async fn admit_and_forward(
     };
     let facts = RequestFacts {
         presented_hash: String::new(),
-        requirement: config.routes.requirement(&method, &path),
-        method,
-        target: target.clone(),
+        requirement: config.routes.requirement(method, path),
+        method: method.to_string(),
+        target: target.to_string(),
         origin_host,
         signature: Some(SignatureFacts {
             timestamp,
@@ -209,14 +240,15 @@ async fn admit_and_forward(
             counted,
         });
     };
-    let forward_target = if !from_query.is_empty() {
-        without_query_key(&target)
+    let forward_target = if from_query.is_empty() {
+        target.to_string()
     } else {
-        target
+        without_query_key(target)
     };
     let response = proxy::forward(
         request,
-        &headers,
+        method,
+        sent,
         proxy::Forward {
             origin_url,
             origin_secret,
@@ -236,4 +268,10 @@ async fn admit_and_forward(
     })?;
     let _ = response.headers().set("X-Request-Id", request_id);
     Ok((response, rate))
+}
+
+/// The whole request body (signed requests only).
+async fn read_body(request: &web_sys::Request) -> Result<Vec<u8>, JsValue> {
+    let buffer = JsFuture::from(request.array_buffer()?).await?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }

@@ -7,12 +7,13 @@ use std::time::Duration;
 use futures_util::future::{Either, select};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{AbortController, Delay, Headers, Request, Response};
+use worker::{AbortController, Delay};
 
 use crate::core::credentials::carries_credential;
 use crate::core::decision::Identity;
 use crate::core::error::Denial;
 use crate::core::signature::origin_signature;
+use crate::edge::SentHeaders;
 
 /// What the origin needs besides the client's request.
 pub struct Forward<'a> {
@@ -32,14 +33,14 @@ pub struct Forward<'a> {
 /// the credential, every client `X-Keygate-*` and `Host` removed, and the
 /// identity headers set. `sent` are the client's headers as already read.
 fn forwarded_headers(
-    request: &Request,
-    sent: &[(String, String)],
+    request: &web_sys::Request,
     method: &str,
+    sent: &SentHeaders,
     forward: &Forward<'_>,
 ) -> Result<web_sys::Headers, Denial> {
-    let headers = web_sys::Headers::new_with_headers(&request.headers().0)
+    let headers = web_sys::Headers::new_with_headers(&request.headers())
         .map_err(|_| Denial::bad_request("the request headers cannot be forwarded"))?;
-    for (name, value) in sent {
+    for (name, value) in sent.pairs() {
         let lower = name.to_ascii_lowercase();
         if carries_credential(name, value) || lower.starts_with("x-keygate-") || lower == "host" {
             let _ = headers.delete(name);
@@ -70,23 +71,21 @@ fn forwarded_headers(
 }
 
 /// Sends the request to the origin and relays its answer, streamed.
-/// `sent` are the client's headers as already read.
 pub async fn forward(
-    request: Request,
-    sent: &[(String, String)],
+    request: &web_sys::Request,
+    method: &str,
+    sent: &SentHeaders,
     forward: Forward<'_>,
-) -> Result<Response, Denial> {
-    // The raw method: `worker::Method` would turn unknown methods into GET.
-    let method = request.inner().method();
-    let headers = forwarded_headers(&request, sent, &method, &forward)?;
-    let body: Option<JsValue> = match (method.as_str(), forward.buffered_body) {
+) -> Result<web_sys::Response, Denial> {
+    let headers = forwarded_headers(request, method, sent, &forward)?;
+    let body: Option<JsValue> = match (method, forward.buffered_body) {
         ("GET" | "HEAD", _) => None,
         (_, Some(bytes)) => Some(js_sys::Uint8Array::from(bytes.as_slice()).into()),
-        (_, None) => request.inner().body().map(JsValue::from),
+        (_, None) => request.body().map(JsValue::from),
     };
     let controller = AbortController::default();
     let init = web_sys::RequestInit::new();
-    init.set_method(&method);
+    init.set_method(method);
     init.set_headers(&headers);
     if let Some(body) = &body {
         init.set_body(body);
@@ -116,17 +115,17 @@ pub async fn forward(
     }
 }
 
-/// The origin's response with a mutable copy of its headers (made by the
-/// runtime in one call) around the same body stream.
-fn relay(upstream: web_sys::Response) -> Result<Response, Denial> {
+/// The origin's response around the same body stream, with headers the
+/// gateway may add to (the runtime copies them in the constructor).
+fn relay(upstream: web_sys::Response) -> Result<web_sys::Response, Denial> {
     let status = upstream.status();
-    let headers = web_sys::Headers::new_with_headers(&upstream.headers())
-        .map_err(|_| Denial::OriginUnreachable)?;
-    let builder = Response::builder()
-        .with_status(status)
-        .with_headers(Headers(headers));
-    Ok(match upstream.body() {
-        Some(stream) if !matches!(status, 101 | 204 | 205 | 304) => builder.stream(stream),
-        _ => builder.empty(),
-    })
+    let init = web_sys::ResponseInit::new();
+    init.set_status(status);
+    init.set_status_text(&upstream.status_text());
+    init.set_headers(&upstream.headers());
+    let body = upstream
+        .body()
+        .filter(|_| !matches!(status, 101 | 204 | 205 | 304));
+    web_sys::Response::new_with_opt_readable_stream_and_init(body.as_ref(), &init)
+        .map_err(|_| Denial::OriginUnreachable)
 }
