@@ -40,7 +40,7 @@ pub fn preflight(config: &Config, headers: &SentHeaders, request_id: &str) -> Re
     let _ = out.set("X-Request-Id", request_id);
     let _ = out.set("Vary", "Origin, Access-Control-Request-Headers");
     let origin = headers.get("Origin").unwrap_or_default();
-    if origin_admitted(config, &origin) {
+    if origin_admitted(config, origin) {
         let mut allowed: Vec<String> = ALLOW_HEADERS.iter().map(|h| h.to_string()).collect();
         // Clients may send their own headers to the origin as well.
         if let Some(requested) = headers.get("Access-Control-Request-Headers") {
