@@ -4,7 +4,8 @@
 //
 //   PORT=8788 ORIGIN_SECRET=... node demo/origin.mjs
 //
-// Paths: anything echoes; /slow?ms=N answers after N ms; /status/NNN answers
+// Paths: anything echoes; /slow?ms=N answers after N ms; /drip?ms=N sends
+// its headers at once and then ten body lines over N ms; /status/NNN answers
 // with that status; /__demo/requests lists (GET) or clears (DELETE) what was
 // received. It listens on 127.0.0.1 only.
 import { createServer } from "node:http";
@@ -58,9 +59,23 @@ const server = createServer((req, res) => {
       res.end(status === 204 || status === 304 ? undefined : JSON.stringify(seen));
     };
     if (url.pathname === "/slow") setTimeout(answer, Number(url.searchParams.get("ms")) || 1000);
+    else if (url.pathname === "/drip") drip(res, Number(url.searchParams.get("ms")) || 1000);
     else answer();
   });
 });
+
+/** Headers now, then `line 0` .. `line 9` spread over `ms`. */
+function drip(res, ms) {
+  res.writeHead(200, { "content-type": "text/plain", "x-demo-origin": "1" });
+  let sent = 0;
+  const timer = setInterval(() => {
+    res.write(`line ${sent}\n`);
+    if (++sent === 10) {
+      clearInterval(timer);
+      res.end();
+    }
+  }, ms / 10);
+}
 
 // Keep idle connections open longer than a client (workerd) would reuse them,
 // so a reused connection is never closed under a request in flight.

@@ -2,12 +2,8 @@
 //! body and answer streamed, credential and client `X-Keygate-*` headers
 //! stripped, identity and origin-signature headers added.
 
-use std::time::Duration;
-
-use futures_util::future::{Either, select};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{AbortController, Delay};
 
 use crate::core::credentials::carries_credential;
 use crate::core::decision::Identity;
@@ -29,17 +25,15 @@ pub struct Forward<'a> {
     pub buffered_body: Option<Vec<u8>>,
 }
 
-/// The client's headers for the origin: one copy made by the runtime, then
-/// the credential, every client `X-Keygate-*` and `Host` removed, and the
-/// identity headers set. `sent` are the client's headers as already read.
-fn forwarded_headers(
-    request: &web_sys::Request,
+/// Turns the copy of the client's headers that the upstream request holds
+/// into the origin's: the credential, every client `X-Keygate-*` and `Host`
+/// removed, the identity headers set. `sent` are the client's headers.
+fn adjust_headers(
+    headers: &web_sys::Headers,
     method: &str,
     sent: &SentHeaders,
     forward: &Forward<'_>,
-) -> Result<web_sys::Headers, Denial> {
-    let headers = web_sys::Headers::new_with_headers(&request.headers())
-        .map_err(|_| Denial::bad_request("the request headers cannot be forwarded"))?;
+) -> Result<(), Denial> {
     for (name, value) in sent.pairs() {
         let lower = name.to_ascii_lowercase();
         if carries_credential(name, value) || lower.starts_with("x-keygate-") || lower == "host" {
@@ -67,7 +61,7 @@ fn forwarded_headers(
             .set(name, value)
             .map_err(|_| Denial::bad_request(format!("header `{name}` cannot be set")))?;
     }
-    Ok(headers)
+    Ok(())
 }
 
 /// Sends the request to the origin and relays its answer, streamed.
@@ -77,42 +71,50 @@ pub async fn forward(
     sent: &SentHeaders,
     forward: Forward<'_>,
 ) -> Result<web_sys::Response, Denial> {
-    let headers = forwarded_headers(request, method, sent, &forward)?;
-    let body: Option<JsValue> = match (method, forward.buffered_body) {
+    let body: Option<JsValue> = match (method, &forward.buffered_body) {
         ("GET" | "HEAD", _) => None,
         (_, Some(bytes)) => Some(js_sys::Uint8Array::from(bytes.as_slice()).into()),
         (_, None) => request.body().map(JsValue::from),
     };
-    let controller = AbortController::default();
     let init = web_sys::RequestInit::new();
     init.set_method(method);
-    init.set_headers(&headers);
+    // The runtime copies the client's headers into the new request once.
+    init.set_headers(&request.headers());
     if let Some(body) = &body {
         init.set_body(body);
     }
     init.set_redirect(web_sys::RequestRedirect::Manual);
-    init.set_signal(Some(&controller.signal()));
+    // The runtime's own timer: no closure or wake-up in wasm per request.
+    // It bounds the wait for the origin's answer (its status and headers);
+    // the runtime does not cut a body already streaming (e2e-tested).
+    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_f64(
+        forward.timeout_ms as f64,
+    )));
     let url = format!("{}{}", forward.origin_url, forward.target);
     let upstream_request = web_sys::Request::new_with_str_and_init(&url, &init)
         .map_err(|_| Denial::bad_request("the request cannot be forwarded as sent"))?;
+    adjust_headers(&upstream_request.headers(), method, sent, &forward)?;
 
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let sending = JsFuture::from(global.fetch_with_request(&upstream_request));
-    let timeout = Delay::from(Duration::from_millis(forward.timeout_ms));
-    match select(sending, timeout).await {
-        Either::Left((Ok(response), _)) => relay(response.unchecked_into()),
-        Either::Left((Err(error), _)) => {
+    match JsFuture::from(global.fetch_with_request(&upstream_request)).await {
+        Ok(response) => relay(response.unchecked_into()),
+        Err(error) if error_name(&error).as_deref() == Some("TimeoutError") => {
+            Err(Denial::OriginTimeout)
+        }
+        Err(error) => {
             worker::console_warn!(
                 "keygate: origin unreachable: {}",
                 worker::Error::from(error)
             );
             Err(Denial::OriginUnreachable)
         }
-        Either::Right(_) => {
-            controller.abort();
-            Err(Denial::OriginTimeout)
-        }
     }
+}
+
+fn error_name(error: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(error, &JsValue::from_str("name"))
+        .ok()
+        .and_then(|name| name.as_string())
 }
 
 /// The origin's response around the same body stream, with headers the

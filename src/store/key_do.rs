@@ -11,8 +11,8 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 
-use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::{Env, Request, Response, SqlStorage, State, durable_object};
 
 use crate::core::config::Config;
@@ -34,7 +34,7 @@ pub const BINDING: &str = "KEY_OBJECT";
 pub const MAX_GRACE_SECONDS: u64 = 7 * 86_400;
 
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum KeyCommand {
     Ping,
     Create {
@@ -162,7 +162,7 @@ impl worker::DurableObject for KeyObject {
             worker::console_error!("keygate: key object alarm: {denial}");
         }
         if self.load().ok().flatten().is_some() {
-            self.set_alarm(usage::next_prune_ms(now_ms)).await;
+            self.set_alarm(usage::next_prune_ms(now_ms));
         }
         Response::ok("flushed")
     }
@@ -172,9 +172,8 @@ impl worker::DurableObject for KeyObject {
 impl KeyObject {
     /// The RPC entry point (see `store::call`): a JSON [`KeyCommand`] in,
     /// its JSON `Result` out.
-    pub async fn command(&self, command: String) -> Result<JsValue, JsValue> {
-        let answer = serve(&command, |command| self.run(command)).await;
-        Ok(JsValue::from_str(&answer))
+    pub fn command(&self, command: String) -> String {
+        serve(&command, |command| self.run(command))
     }
 }
 
@@ -205,7 +204,7 @@ fn issue_signing_secret(
 }
 
 impl KeyObject {
-    async fn run(&self, command: KeyCommand) -> String {
+    fn run(&self, command: KeyCommand) -> String {
         let config = match runtime::config(&self.env) {
             Ok(config) => config,
             Err(denial) => return answer::<()>(&Err(denial)),
@@ -216,7 +215,7 @@ impl KeyObject {
             KeyCommand::Get { now_ms } => answer(&self.view(now_ms)),
             KeyCommand::Check { facts } => {
                 let verdict = self.check(&facts, &config);
-                self.schedule_flush(facts.now_ms).await;
+                self.schedule_flush(facts.now_ms);
                 answer(&verdict)
             }
             KeyCommand::Authenticate {
@@ -281,22 +280,33 @@ impl KeyObject {
         Ok(())
     }
 
-    async fn set_alarm(&self, at_ms: u64) {
-        let at = i64::try_from(at_ms).unwrap_or(i64::MAX);
-        match self.state.storage().set_alarm(at).await {
-            Ok(()) => self.alarm_at.set(Some(at_ms)),
-            Err(error) => worker::console_error!("keygate: key object alarm not set: {error}"),
+    /// Sets the alarm without waiting for it: the runtime's output gate
+    /// holds this call's answer until the alarm is stored, and breaks the
+    /// object (failing the call) if it cannot be, so nothing is lost.
+    fn set_alarm(&self, at_ms: u64) {
+        let at = js_sys::Date::new(&JsValue::from_f64(at_ms as f64));
+        let set = self
+            .state
+            .as_raw()
+            .storage()
+            .and_then(|storage| storage.set_alarm(at, JsValue::NULL.unchecked_into()));
+        match set {
+            Ok(_) => self.alarm_at.set(Some(at_ms)),
+            Err(error) => worker::console_error!(
+                "keygate: key object alarm not set: {}",
+                worker::Error::from(error)
+            ),
         }
     }
 
     /// Makes sure held-back writes are flushed within the delay.
-    async fn schedule_flush(&self, now_ms: u64) {
+    fn schedule_flush(&self, now_ms: u64) {
         if self.pending.borrow().is_empty() {
             return;
         }
         let deadline = now_ms + FLUSH_DELAY_MS;
         if self.alarm_at.get().is_none_or(|at| at > deadline) {
-            self.set_alarm(deadline).await;
+            self.set_alarm(deadline);
         }
     }
 

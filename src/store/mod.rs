@@ -70,16 +70,12 @@ async fn call<C: Serialize, T: DeserializeOwned>(stub: Stub, command: &C) -> Res
     answer
 }
 
-/// An object's side of [`call`]: decodes the command, runs it with `run`
-/// and encodes its answer. A command that does not decode fails closed.
-pub(crate) async fn serve<C, F, Fut>(command: &str, run: F) -> String
-where
-    C: DeserializeOwned,
-    F: FnOnce(C) -> Fut,
-    Fut: std::future::Future<Output = String>,
-{
+/// An object's side of [`call`]: decodes the command and runs it with `run`,
+/// which answers synchronously (no await between reading and writing an
+/// object's state, and no promise to build). An undecodable command fails closed.
+pub(crate) fn serve<C: DeserializeOwned>(command: &str, run: impl FnOnce(C) -> String) -> String {
     match serde_json::from_str(command) {
-        Ok(command) => run(command).await,
+        Ok(command) => run(command),
         Err(error) => answer::<()>(&Err(storage_error("bad durable object command", error))),
     }
 }

@@ -7,7 +7,6 @@
 //! owners for the admin token's unscoped list and audit.
 
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::{Env, Request, Response, SqlStorage, SqlStorageValue, State, durable_object};
 
@@ -41,7 +40,7 @@ pub struct AuditEvent {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum RegistryCommand {
     Ping,
     /// Adds a key if the owner holds fewer than `cap` (no cap for the directory).
@@ -117,9 +116,8 @@ impl worker::DurableObject for OwnerRegistry {
 impl OwnerRegistry {
     /// The RPC entry point (see `store::call`): a JSON [`RegistryCommand`]
     /// in, its JSON `Result` out.
-    pub async fn command(&self, command: String) -> Result<JsValue, JsValue> {
-        let answer = serve(&command, |command| async move { self.run(command) }).await;
-        Ok(JsValue::from_str(&answer))
+    pub fn command(&self, command: String) -> String {
+        serve(&command, |command| self.run(command))
     }
 }
 

@@ -345,6 +345,14 @@ describe("ALLOW_QUERY_KEY unset (default false); CORS_ALLOWED_ORIGINS set; ORIGI
     assert.ok(res.headers.ratelimit, "the key was identified, so RateLimit is present");
   });
 
+  test("ORIGIN_TIMEOUT_MS bounds the wait for the answer, not a body still streaming after it", async () => {
+    const started = Date.now();
+    const res = await req("GET", "/drip?ms=1500", { "x-api-key": k.key }, undefined, gw2);
+    assert.equal(res.status, 200);
+    assert.equal(res.text(), Array.from({ length: 10 }, (_, i) => `line ${i}\n`).join(""), "the whole body arrives");
+    assert.ok(Date.now() - started >= 1400, "the body really streamed past the 500 ms timeout");
+  });
+
   test("an origin answering within ORIGIN_TIMEOUT_MS is relayed", async () => {
     assertProxied(await req("GET", "/slow?ms=50", { "x-api-key": k.key }, undefined, gw2));
   });
