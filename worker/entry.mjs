@@ -1,8 +1,14 @@
-// The module the runtime loads: the Worker and Durable Objects that
-// worker-build generated from the Rust crate, with the two object classes
-// declared as deriving from `DurableObject`, since the runtime only offers
-// RPC (`stub.command(json)`, see src/store/mod.rs) to such classes. RPC
-// keeps the per-request call to a key's object to one string each way.
+// The module the runtime loads, around what worker-build generated from the
+// Rust crate (build/index.js):
+// - The two object classes are declared as deriving from `DurableObject`,
+//   since the runtime only offers RPC (`stub.command(json)`, see
+//   src/store/mod.rs) to such classes; RPC keeps the per-request call to a
+//   key's object to one string each way.
+// - The Worker is exported as a plain handler object calling the generated
+//   `fetch`, so the runtime does not construct an entrypoint instance (and
+//   the generated proxies around it) for every request. A panic is still
+//   recovered from: the generated glue resets the wasm instance on the next
+//   call after one.
 import { DurableObject } from "cloudflare:workers";
 import worker, { KeyObject, OwnerRegistry } from "../build/index.js";
 
@@ -11,5 +17,11 @@ for (const objectClass of [KeyObject, OwnerRegistry]) {
   Object.setPrototypeOf(objectClass, DurableObject);
 }
 
+const generatedFetch = worker.prototype.fetch;
+
 export { KeyObject, OwnerRegistry };
-export default worker;
+export default {
+  fetch(request, env, ctx) {
+    return generatedFetch.call({ env, ctx }, request);
+  },
+};

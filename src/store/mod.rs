@@ -11,12 +11,15 @@ pub mod kv;
 pub mod owner_do;
 pub mod usage;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen_futures::JsFuture;
-use worker::{Env, Stub};
+use worker::{Env, ObjectNamespace, Stub};
 
 use crate::core::error::Denial;
 
@@ -26,15 +29,29 @@ pub(crate) fn storage_error(what: &str, error: impl std::fmt::Display) -> Denial
     Denial::StoreUnavailable
 }
 
+thread_local! {
+    /// The namespace bindings, looked up (and type-checked) once per isolate:
+    /// `env` is the same for every request an isolate serves.
+    static NAMESPACES: RefCell<HashMap<&'static str, ObjectNamespace>> = RefCell::new(HashMap::new());
+}
+
+fn namespace(env: &Env, binding: &'static str) -> worker::Result<ObjectNamespace> {
+    if let Some(found) = NAMESPACES.with(|cache| cache.borrow().get(binding).cloned()) {
+        return Ok(found);
+    }
+    let found = env.durable_object(binding)?;
+    NAMESPACES.with(|cache| cache.borrow_mut().insert(binding, found.clone()));
+    Ok(found)
+}
+
 /// Sends a command to the object named `name` of the class bound as `binding`.
 pub(crate) async fn send_to<C: Serialize, T: DeserializeOwned>(
     env: &Env,
-    binding: &str,
+    binding: &'static str,
     name: &str,
     command: &C,
 ) -> Result<T, Denial> {
-    let stub = env
-        .durable_object(binding)
+    let stub = namespace(env, binding)
         .and_then(|namespace| namespace.get_by_name(name))
         .map_err(|error| storage_error(binding, error))?;
     call(stub, command).await

@@ -17,9 +17,10 @@ export const KEY_PEPPER = "test-pepper";
 export const SIGNING_SECRET_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 /** Starts the demo origin on a free port; resolves to { url, requests(), clear(), stop() }. */
-export async function startOrigin() {
+/** Starts the demo origin; `secret: ""` turns its signature check off. */
+export async function startOrigin({ secret = ORIGIN_SECRET } = {}) {
   const child = spawn(process.execPath, [path.join(root, "demo/origin.mjs")], {
-    env: { ...process.env, PORT: "0", ORIGIN_SECRET },
+    env: { ...process.env, PORT: "0", ORIGIN_SECRET: secret },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";
