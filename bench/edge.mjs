@@ -8,9 +8,11 @@ import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { startOrigin, startGateway } from "../tests/e2e/harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const duration = process.env.BENCH_DURATION ?? "10s";
+const duration = process.env.BENCH_DURATION ?? "4s";
 const connections = process.env.BENCH_CONNECTIONS ?? "16";
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+// Many short rounds: each ratio is taken within a round, so more rounds give
+// a steadier median on a machine whose speed drifts.
+const rounds = Number(process.env.BENCH_ROUNDS ?? 8);
 // Every target first runs unmeasured for this long, so JIT and wasm tier-up
 // (and the pass-through's JS JIT alike) are done before anything is counted.
 const warmup = process.env.BENCH_WARMUP ?? "3s";
