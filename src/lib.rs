@@ -35,11 +35,12 @@ async fn fetch(
         Ok(config) => config,
         Err(denial) => return Ok(runtime::respond::problem(&denial, &request_id).into()),
     };
-    if admin::owns_path(&config, edge::path_of(&request.url())) {
+    let url = request.url();
+    if admin::owns_path(&config, edge::path_of(&url)) {
         let request = Request::from(request);
         return Ok(admin::handle(request, &env, &config, &request_id)
             .await
             .into());
     }
-    Ok(edge::handle(request, &env, &ctx, &config, &request_id).await)
+    Ok(edge::handle(request, &url, &env, &ctx, &config, &request_id).await)
 }

@@ -73,14 +73,15 @@ pub fn path_of(url: &str) -> &str {
     target.split_once('?').map_or(target, |(path, _)| path)
 }
 
+/// `url` is `request.url()`, already read by the caller.
 pub async fn handle(
     request: web_sys::Request,
+    url: &str,
     env: &Env,
     ctx: &Context,
     config: &Config,
     request_id: &str,
 ) -> web_sys::Response {
-    let url = request.url();
     let sent = SentHeaders::of(&request);
     let origin = sent.get("Origin");
     if config.require_https && !url.starts_with("https:") {
@@ -92,7 +93,7 @@ pub async fn handle(
     if cors::is_preflight(&method, &sent) {
         return cors::preflight(config, &sent, request_id).into();
     }
-    match admit_and_forward(&request, &url, &method, &sent, env, config, request_id).await {
+    match admit_and_forward(&request, url, &method, &sent, env, config, request_id).await {
         Ok((response, rate)) => finish(response, Some(&rate), config, origin),
         Err(refusal) => {
             if !refusal.counted {

@@ -55,7 +55,7 @@ fn read_var(env: &Env, name: &str) -> Option<String> {
 
 /// Milliseconds since the epoch from the Worker's clock (never `SystemTime`).
 pub fn now_ms() -> u64 {
-    worker::Date::now().as_millis()
+    js_sys::Date::now() as u64
 }
 
 /// A fresh request id, `req_` + 22 base62 characters.
