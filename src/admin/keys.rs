@@ -230,8 +230,10 @@ fn page_limit(limit: Option<&str>) -> Result<u32, Denial> {
     }
 }
 
-/// The registry to read: the owner asked for, the caller's own, or the directory.
+/// The registry to read: the owner asked for, the caller's own, or the
+/// directory. An empty `owner=` is no owner, like the other empty parameters.
 fn registry_for(principal: &Principal, owner: Option<&str>) -> Result<String, Denial> {
+    let owner = owner.filter(|owner| !owner.is_empty());
     if let Some(owner) = owner {
         validate_owner(owner)?;
     }

@@ -8,7 +8,7 @@ use worker::{Env, Response};
 use crate::admin::auth::Principal;
 use crate::core::config::Config;
 use crate::core::decision::{RequestFacts, Verdict};
-use crate::core::domains::host_of;
+use crate::core::domains::host_of_origin_or_host;
 use crate::core::error::Denial;
 use crate::core::key_format::KeyKind;
 use crate::core::record::parse_body;
@@ -76,7 +76,7 @@ fn facts_of(request: &VerifyRequest, config: &Config) -> Result<RequestFacts, De
         presented_hash: String::new(),
         method,
         target: target.clone(),
-        origin_host: request.origin.as_deref().and_then(host_of),
+        origin_host: request.origin.as_deref().and_then(host_of_origin_or_host),
         requirement,
         signature: None,
         now_ms: runtime::now_ms(),

@@ -154,6 +154,10 @@ pub struct Verdict {
     pub credits_remaining: Option<u64>,
     /// The request's signature, to remember against replays (allowed requests only).
     pub accepted_signature: Option<String>,
+    /// The key names domains and the request's is not one of them: its
+    /// origin is never echoed, whichever check refused the request.
+    #[serde(default)]
+    pub origin_refused: bool,
 }
 
 impl Verdict {
@@ -164,6 +168,7 @@ impl Verdict {
             ratelimit: None,
             credits_remaining: None,
             accepted_signature: None,
+            origin_refused: false,
         }
     }
 
@@ -204,6 +209,11 @@ pub fn decide(
     if let Some(credits) = live.credits.as_mut() {
         credits.apply_refills(key.created_ms, now);
     }
+    let origin_allowed = record.allowed_domains.is_empty()
+        || facts
+            .origin_host
+            .as_deref()
+            .is_some_and(|host| domains::domain_allowed(&record.allowed_domains, host));
     let deny = |denial: Denial, live: &LiveState| {
         let peek = live.limiter.peek(policy.rate_limit, now);
         Verdict {
@@ -212,6 +222,7 @@ pub fn decide(
             ratelimit: Some(rate_headers(policy, peek.remaining, peek.reset_seconds)),
             credits_remaining: live.credits.map(|c| c.remaining),
             accepted_signature: None,
+            origin_refused: !origin_allowed,
         }
     };
 
@@ -221,19 +232,13 @@ pub fn decide(
     if !record.enabled {
         return deny(Denial::KeyDisabled, live);
     }
-    if !record.allowed_domains.is_empty() {
-        let allowed = facts
-            .origin_host
-            .as_deref()
-            .is_some_and(|host| domains::domain_allowed(&record.allowed_domains, host));
-        if !allowed {
-            let detail = match &facts.origin_host {
-                Some(host) => format!("requests from `{host}` are not allowed for this key"),
-                None => "this key is restricted to named domains; send an Origin or Referer header"
-                    .to_string(),
-            };
-            return deny(Denial::DomainNotAllowed { detail }, live);
-        }
+    if !origin_allowed {
+        let detail = match &facts.origin_host {
+            Some(host) => format!("requests from `{host}` are not allowed for this key"),
+            None => "this key is restricted to named domains; send an Origin or Referer header"
+                .to_string(),
+        };
+        return deny(Denial::DomainNotAllowed { detail }, live);
     }
     if !scopes::grants(&record.scopes, &facts.requirement.scope) {
         return deny(
@@ -268,8 +273,24 @@ pub fn decide(
         }
     }
 
-    // Credits are checked before the limiter counts, so a request refused for
-    // credits never takes a slot in the window; they are spent only once admitted.
+    // The limit is decided first (SPEC order: rate limit, then credits), on a
+    // copy, so a request refused for credits never takes a slot in the
+    // window; credits are spent only once admitted.
+    let mut limiter = live.limiter.clone();
+    let rate = limiter.try_admit(policy.rate_limit, now);
+    let ratelimit = Some(rate_headers(policy, rate.remaining, rate.reset_seconds));
+    if !rate.admitted {
+        return Verdict {
+            denial: Some(Denial::RateLimited {
+                retry_after_seconds: rate.retry_after_seconds.max(1),
+            }),
+            identity: Some(identity),
+            ratelimit,
+            credits_remaining: live.credits.map(|c| c.remaining),
+            accepted_signature: None,
+            origin_refused: false,
+        };
+    }
     let cost = u64::from(facts.requirement.cost);
     let mut credits_after = live.credits;
     if let Some(credits) = credits_after.as_mut()
@@ -284,19 +305,7 @@ pub fn decide(
             live,
         );
     }
-    let rate = live.limiter.try_admit(policy.rate_limit, now);
-    let ratelimit = Some(rate_headers(policy, rate.remaining, rate.reset_seconds));
-    if !rate.admitted {
-        return Verdict {
-            denial: Some(Denial::RateLimited {
-                retry_after_seconds: rate.retry_after_seconds.max(1),
-            }),
-            identity: Some(identity),
-            ratelimit,
-            credits_remaining: live.credits.map(|c| c.remaining),
-            accepted_signature: None,
-        };
-    }
+    live.limiter = limiter;
     live.credits = credits_after;
     live.last_used_ms = Some(now);
     Verdict {
@@ -305,6 +314,7 @@ pub fn decide(
         ratelimit,
         credits_remaining: live.credits.map(|c| c.remaining),
         accepted_signature,
+        origin_refused: false,
     }
 }
 
@@ -582,6 +592,37 @@ mod tests {
             exhausted.ratelimit.unwrap().remaining,
             97,
             "refused for credits: no slot taken"
+        );
+    }
+
+    #[test]
+    fn the_rate_limit_is_decided_before_credits() {
+        let stored = key(&["read:all"]);
+        let mut live = LiveState {
+            credits: Some(
+                CreditsSpec {
+                    remaining: 1,
+                    refill: None,
+                }
+                .into_credits(NOW, NOW),
+            ),
+            ..LiveState::default()
+        };
+        let request = facts("GET", "read:all");
+        assert_eq!(
+            decide(&stored, &mut live, &request, &policy(1), never_seen).denial,
+            None
+        );
+        // Both the window and the credits are used up: the limit answers.
+        assert_eq!(
+            code(&decide(
+                &stored,
+                &mut live,
+                &request,
+                &policy(1),
+                never_seen
+            )),
+            "rate_limited"
         );
     }
 

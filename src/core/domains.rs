@@ -53,6 +53,26 @@ pub fn host_of(origin_or_referer: &str) -> Option<String> {
     (ipv6 || valid_hostname(&host)).then_some(host)
 }
 
+/// The host a request comes from (SPEC section 2 step 4): its `Origin` when
+/// it sends one (an unreadable one such as `null` gives no host, so it
+/// cannot borrow a `Referer`'s), else its `Referer`.
+pub fn requesting_host(origin: Option<&str>, referer: Option<&str>) -> Option<String> {
+    match origin {
+        Some(origin) => host_of(origin),
+        None => referer.and_then(host_of),
+    }
+}
+
+/// The host named by a `/v1/verify` `origin`: an origin (`https://h:8443`)
+/// or a bare host (`h`).
+pub fn host_of_origin_or_host(value: &str) -> Option<String> {
+    if value.contains("://") {
+        host_of(value)
+    } else {
+        host_of(&format!("https://{}", value.trim()))
+    }
+}
+
 /// Whether `host` matches one of the patterns (a wildcard matches subdomains
 /// at any depth, not the apex).
 pub fn domain_allowed(patterns: &[String], host: &str) -> bool {
@@ -75,6 +95,37 @@ mod tests {
         list.iter()
             .map(|p| normalize_domain_pattern(p).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn the_origin_decides_when_sent_even_if_unreadable() {
+        let referer = Some("https://app.example.com/page");
+        assert_eq!(
+            requesting_host(Some("https://a.example.com"), referer).as_deref(),
+            Some("a.example.com")
+        );
+        assert_eq!(requesting_host(Some("null"), referer), None);
+        assert_eq!(
+            requesting_host(None, referer).as_deref(),
+            Some("app.example.com")
+        );
+        assert_eq!(requesting_host(None, None), None);
+    }
+
+    #[test]
+    fn verify_takes_an_origin_or_a_bare_host() {
+        for value in [
+            "https://App.example.com:8443",
+            "app.example.com",
+            " app.example.com ",
+        ] {
+            assert_eq!(
+                host_of_origin_or_host(value).as_deref(),
+                Some("app.example.com"),
+                "{value}"
+            );
+        }
+        assert_eq!(host_of_origin_or_host("not a host"), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::core::error::Denial;
 use crate::core::key_format::KeyKind;
 use crate::core::ratelimit::RateLimit;
 use crate::core::scopes;
-use crate::core::time::{parse_rfc3339, rfc3339};
+use crate::core::time::{parse_rfc3339, rfc3339, rfc3339_ms};
 
 const MAX_NAME: usize = 200;
 const MAX_DESCRIPTION: usize = 1000;
@@ -248,7 +248,7 @@ fn validate_expiry(text: &str, now_ms: u64) -> Result<(u64, String), Denial> {
     if ms <= now_ms {
         return Err(Denial::bad_request("`expires_at` must be in the future"));
     }
-    Ok((ms, rfc3339(ms)))
+    Ok((ms, rfc3339_ms(ms)))
 }
 
 fn validate_metadata(metadata: Map<String, Value>) -> Result<Map<String, Value>, Denial> {

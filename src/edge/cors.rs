@@ -18,13 +18,12 @@ const ALLOW_HEADERS: [&str; 6] = [
 const EXPOSE_HEADERS: &str = "RateLimit, RateLimit-Policy, Retry-After, X-Request-Id";
 const PREFLIGHT_MAX_AGE_SECONDS: &str = "600";
 
-/// Whether `CORS_ALLOWED_ORIGINS` (empty: any) admits this origin.
+/// Whether `CORS_ALLOWED_ORIGINS` (empty or `*`: any) admits this origin.
 fn origin_admitted(config: &Config, origin: &str) -> bool {
     config.cors_allowed_origins.is_empty()
-        || config
-            .cors_allowed_origins
-            .iter()
-            .any(|allowed| allowed.eq_ignore_ascii_case(origin.trim_end_matches('/')))
+        || config.cors_allowed_origins.iter().any(|allowed| {
+            allowed == "*" || allowed.eq_ignore_ascii_case(origin.trim_end_matches('/'))
+        })
 }
 
 /// Whether a request is a CORS preflight, which carries no key.

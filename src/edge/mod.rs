@@ -14,7 +14,7 @@ use worker::{Context, Env, Headers};
 use crate::core::config::Config;
 use crate::core::credentials::{Credential, extract_credential};
 use crate::core::decision::{RateHeaders, RequestFacts, SignatureFacts};
-use crate::core::domains::host_of;
+use crate::core::domains::requesting_host;
 use crate::core::error::Denial;
 use crate::core::hashing::sha256_hex;
 use crate::runtime::{self, respond};
@@ -28,6 +28,8 @@ struct Refusal {
     ratelimit: Option<RateHeaders>,
     /// Whether the key's object counted it (else it is counted per gateway).
     counted: bool,
+    /// A refused origin is never echoed back to the browser.
+    origin_refused: bool,
 }
 
 impl From<Denial> for Refusal {
@@ -36,6 +38,7 @@ impl From<Denial> for Refusal {
             denial,
             ratelimit: None,
             counted: false,
+            origin_refused: false,
         }
     }
 }
@@ -100,11 +103,7 @@ pub async fn handle(
                 gateway_usage::record(refusal.denial.code(), runtime::now_ms(), env, ctx);
             }
             let response = respond::problem(&refusal.denial, request_id).into();
-            // A refused origin is never echoed back to the browser.
-            let echo = match refusal.denial {
-                Denial::DomainNotAllowed { .. } => None,
-                _ => origin,
-            };
+            let echo = origin.filter(|_| !refusal.origin_refused);
             finish(response, refusal.ratelimit.as_ref(), config, echo)
         }
     }
@@ -193,10 +192,7 @@ async fn admit_and_forward(
     let origin_secret = config.require_origin_secret()?;
 
     let path = target.split('?').next().unwrap_or("/");
-    let origin_host = sent
-        .get("Origin")
-        .and_then(host_of)
-        .or_else(|| sent.get("Referer").and_then(host_of));
+    let origin_host = requesting_host(sent.get("Origin"), sent.get("Referer"));
     let timestamp = sent.get("X-Keygate-Timestamp").map(str::to_owned);
     let signature = sent.get("X-Keygate-Signature").map(str::to_owned);
     // Only a request that claims a signature has its body read to hash it.
@@ -239,6 +235,7 @@ async fn admit_and_forward(
             denial: verdict.denial.unwrap_or(Denial::InvalidKey),
             ratelimit: verdict.ratelimit,
             counted,
+            origin_refused: verdict.origin_refused,
         });
     };
     let forward_target = if from_query.is_empty() {
@@ -266,6 +263,7 @@ async fn admit_and_forward(
         denial,
         ratelimit: Some(rate.clone()),
         counted: true,
+        origin_refused: false,
     })?;
     let _ = response.headers().set("X-Request-Id", request_id);
     Ok((response, rate))

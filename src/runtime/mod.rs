@@ -33,12 +33,10 @@ pub fn config(env: &Env) -> Result<Rc<Config>, Denial> {
                 );
                 Denial::from(error)
             });
-        if let Ok(config) = &parsed
-            && config.secrets.key_pepper.is_none()
-        {
-            worker::console_warn!(
-                "keygate: KEY_PEPPER is not set; key hashes fall back to plain SHA-256"
-            );
+        if let Ok(config) = &parsed {
+            for warning in config.warnings() {
+                worker::console_warn!("keygate: {warning}");
+            }
         }
         *cell.borrow_mut() = Some(parsed.clone());
         parsed

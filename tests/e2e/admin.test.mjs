@@ -415,6 +415,14 @@ describe("validation", () => {
       assertBadRequest(await admin("GET", `${route}?colour=blue`), "colour", `${route} unknown parameter`);
     }
   });
+
+  test("list and audit: empty parameters, as in the SPEC's `?owner=&q=&limit=&cursor=`, are absent ones", async () => {
+    const created = await create({ owner: newOwner("emptyparams") });
+    const listed = assertJson(await admin("GET", "/v1/keys?owner=&q=&limit=&cursor="), 200, "list");
+    assert.ok(Array.isArray(listed.keys));
+    assertJson(await admin("GET", `/v1/keys?owner=${created.owner}&q=&limit=&cursor=`), 200, "list one owner");
+    assert.ok(Array.isArray(assertJson(await admin("GET", "/v1/audit?owner="), 200, "audit").events));
+  });
 });
 
 describe("get, list and search", () => {
@@ -1107,6 +1115,17 @@ describe("verify", () => {
     assertInvalid(await verify(created.key, { ...good, scope: "write:all" }), "insufficient_scope", 403, "explicit scope");
     assertInvalid(await verify(created.key, { origin: "https://evil.example.net" }), "domain_not_allowed", 403, "other origin");
     assertInvalid(await verify(created.key), "domain_not_allowed", 403, "no origin for a key with domains");
+    assertValid(await verify(created.key, { origin: "app.example.com" }), "a bare host names the origin too");
+    assertInvalid(await verify(created.key, { origin: "evil.example.net" }), "domain_not_allowed", 403, "other bare host");
+  });
+
+  test("expires_at keeps the milliseconds sent, and the key expires at that instant", async () => {
+    const whole = Math.floor(Date.now() / 1000) * 1000;
+    const later = new Date(whole + 86_400_250).toISOString();
+    assert.match(later, /\.250Z$/);
+    const created = await create({ owner: newOwner("vmillis"), expires_at: later });
+    assert.equal(created.expires_at, later);
+    assert.equal(assertJson(await admin("GET", `/v1/keys/${created.id}`), 200, "get").expires_at, later);
   });
 
   test("expired keys → expired_key 401", async () => {

@@ -544,6 +544,24 @@ describe("allowed domains and CORS (step 4)", () => {
     assertProxied(await call(restricted, { origin: "https://app.example.net", referer: "https://evil.net/" }));
   });
 
+  test("an Origin that names no host (null) decides alone: an allowed Referer does not rescue it", async () => {
+    await origin.clear();
+    const res = await call(restricted, { origin: "null", referer: "https://app.example.net/page" });
+    assertProblem(res, 403, "domain_not_allowed");
+    assert.equal(res.headers["access-control-allow-origin"], undefined);
+    assert.deepEqual(await origin.requests(), []);
+  });
+
+  test("a refused origin is never echoed, whichever check refuses first (disabled key)", async () => {
+    const locked = await key({ scopes: ["read:all"], allowed_domains: ["app.example.net"], enabled: false });
+    const refused = await call(locked, { origin: "https://evil.net" });
+    assertProblem(refused, 423, "key_disabled");
+    assert.equal(refused.headers["access-control-allow-origin"], undefined, "evil.net is not echoed");
+    const allowed = await call(locked, { origin: "https://app.example.net" });
+    assertProblem(allowed, 423, "key_disabled");
+    assert.equal(allowed.headers["access-control-allow-origin"], "https://app.example.net");
+  });
+
   test("neither Origin nor Referer on a domain-restricted key: 403 domain_not_allowed", async () => {
     await origin.clear();
     assertProblem(await call(restricted, {}), 403, "domain_not_allowed");

@@ -165,3 +165,31 @@ describe("a bad configuration value refuses every request with a 503 naming the 
     });
   }
 });
+
+test("weak but usable settings work: a short ADMIN_TOKEN is warned about, not refused; CORS_ALLOWED_ORIGINS=* admits any origin", async () => {
+  const logs = [];
+  const lenient = await startGateway({
+    originUrl: origin.url,
+    vars: { ADMIN_TOKEN: "short-token", CORS_ALLOWED_ORIGINS: "*" },
+    onLog: (event) => logs.push(JSON.stringify(event)),
+  });
+  try {
+    assert.equal((await lenient.fetch("/_keygate/health")).status, 200);
+    const created = await lenient.admin("POST", "/v1/keys", { owner: "weak" }, "short-token");
+    assert.equal(created.status, 201);
+    const { key } = await created.json();
+    const proxied = await lenient.fetch("/weak", { headers: { "x-api-key": key, origin: "https://anything.example" } });
+    assert.equal(proxied.status, 200);
+    assert.equal(proxied.headers.get("access-control-allow-origin"), "https://anything.example");
+    const preflight = await lenient.fetch("/weak", {
+      method: "OPTIONS",
+      headers: { origin: "https://anything.example", "access-control-request-method": "GET" },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), "https://anything.example");
+    assert.ok(logs.some((line) => line.includes("ADMIN_TOKEN is shorter")), "the weak token is logged as a warning");
+    assert.ok(!logs.some((line) => line.includes("short-token")), "the token itself is never logged");
+  } finally {
+    await lenient.stop();
+  }
+});

@@ -92,7 +92,10 @@ test("a plan's limit applies and names the policy", async () => {
 });
 
 test("credits: 3 allowed then credits_exhausted; a denial costs nothing; PATCH tops up", async () => {
-  const { key, id } = await gw.createKey({ owner: "credits", credits: { remaining: 3 } });
+  const { key, id } = await gw.createKey({ owner: "credits", scopes: ["read:all"], credits: { remaining: 3 } });
+  const scopeDenial = await gw.fetch("/x", { method: "POST", headers: { "X-API-Key": key } });
+  assert.equal(scopeDenial.status, 403, "read:all cannot POST");
+  assert.equal((await gw.admin("GET", `/v1/keys/${id}`).then((r) => r.json())).credits.remaining, 3, "the denial cost nothing");
   for (let i = 0; i < 3; i++) assert.equal((await call(key)).status, 200);
   const exhausted = await call(key);
   assert.equal(exhausted.status, 429);
@@ -104,6 +107,16 @@ test("credits: 3 allowed then credits_exhausted; a denial costs nothing; PATCH t
   assert.equal((await call(key)).status, 200);
   record = await (await gw.admin("GET", `/v1/keys/${id}`)).json();
   assert.equal(record.credits.remaining, 1);
+});
+
+test("the rate limit is decided before credits (SPEC step 7, then 8)", async () => {
+  const { key, id } = await gw.createKey({ owner: "order", credits: { remaining: 1 }, rate_limit: { limit: 1, period_seconds: 60 } });
+  assert.equal((await call(key)).status, 200);
+  const second = await call(key);
+  assert.equal(second.status, 429);
+  assert.equal((await second.json()).code, "rate_limited", "both are used up: the limit answers");
+  const record = await (await gw.admin("GET", `/v1/keys/${id}`)).json();
+  assert.equal(record.credits.remaining, 0);
 });
 
 test("credits refill to the amount (not added) every interval, with Retry-After until then", async () => {
