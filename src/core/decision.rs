@@ -400,6 +400,20 @@ mod tests {
         false
     }
 
+    /// Live state holding `remaining` credits without refill.
+    fn with_credits(remaining: u64) -> LiveState {
+        LiveState {
+            credits: Some(
+                CreditsSpec {
+                    remaining,
+                    refill: None,
+                }
+                .into_credits(NOW, NOW),
+            ),
+            ..LiveState::default()
+        }
+    }
+
     fn code(verdict: &Verdict) -> &'static str {
         verdict.outcome()
     }
@@ -560,16 +574,7 @@ mod tests {
     #[test]
     fn credits_are_spent_only_by_admitted_requests_and_never_below_zero() {
         let stored = key(&["read:all"]);
-        let mut live = LiveState {
-            credits: Some(
-                CreditsSpec {
-                    remaining: 3,
-                    refill: None,
-                }
-                .into_credits(NOW, NOW),
-            ),
-            ..LiveState::default()
-        };
+        let mut live = with_credits(3);
         for expected in [2, 1, 0] {
             let verdict = decide(
                 &stored,
@@ -598,16 +603,7 @@ mod tests {
     #[test]
     fn the_rate_limit_is_decided_before_credits() {
         let stored = key(&["read:all"]);
-        let mut live = LiveState {
-            credits: Some(
-                CreditsSpec {
-                    remaining: 1,
-                    refill: None,
-                }
-                .into_credits(NOW, NOW),
-            ),
-            ..LiveState::default()
-        };
+        let mut live = with_credits(1);
         let request = facts("GET", "read:all");
         assert_eq!(
             decide(&stored, &mut live, &request, &policy(1), never_seen).denial,
