@@ -155,7 +155,8 @@ pub struct Verdict {
     /// The request's signature, to remember against replays (allowed requests only).
     pub accepted_signature: Option<String>,
     /// The key names domains and the request's is not one of them: its
-    /// origin is never echoed, whichever check refused the request.
+    /// origin is never echoed, whichever check refused the request. Absent
+    /// (false) in answers from an object still on the previous version.
     #[serde(default)]
     pub origin_refused: bool,
 }
