@@ -16,10 +16,11 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen_futures::JsFuture;
-use worker::{Env, ObjectNamespace, Stub};
+use worker::{Env, ObjectNamespace};
 
 use crate::core::error::Denial;
 
@@ -33,7 +34,13 @@ thread_local! {
     /// The namespace bindings, looked up (and type-checked) once per isolate:
     /// `env` is the same for every request an isolate serves.
     static NAMESPACES: RefCell<HashMap<&'static str, ObjectNamespace>> = RefCell::new(HashMap::new());
+    /// Object ids by binding and name. `idFromName` hashes the name on every
+    /// call; an id, unlike a stub, may outlive the request that made it.
+    static OBJECT_IDS: RefCell<HashMap<(&'static str, String), JsValue>> = RefCell::new(HashMap::new());
 }
+
+/// Bounds [`OBJECT_IDS`]; it is emptied when full (ids are cheap to remake).
+const OBJECT_ID_CACHE_CAPACITY: usize = 10_000;
 
 fn namespace(env: &Env, binding: &'static str) -> worker::Result<ObjectNamespace> {
     if let Some(found) = NAMESPACES.with(|cache| cache.borrow().get(binding).cloned()) {
@@ -51,14 +58,47 @@ pub(crate) async fn send_to<C: Serialize, T: DeserializeOwned>(
     name: &str,
     command: &C,
 ) -> Result<T, Denial> {
-    let stub = namespace(env, binding)
-        .and_then(|namespace| namespace.get_by_name(name))
-        .map_err(|error| storage_error(binding, error))?;
+    let namespace = namespace(env, binding).map_err(|error| storage_error(binding, error))?;
+    let namespace: &RawNamespace = namespace.unchecked_ref();
+    let stub = object_id(namespace, binding, name)
+        .and_then(|id| namespace.get(&id))
+        .map_err(|error| storage_error(binding, worker::Error::from(error)))?;
     call(stub, command).await
+}
+
+/// The id of the object named `name`, made once per isolate.
+fn object_id(
+    namespace: &RawNamespace,
+    binding: &'static str,
+    name: &str,
+) -> Result<JsValue, JsValue> {
+    let cache_key = (binding, name.to_string());
+    if let Some(id) = OBJECT_IDS.with(|ids| ids.borrow().get(&cache_key).cloned()) {
+        return Ok(id);
+    }
+    let id = namespace.id_from_name(name)?;
+    OBJECT_IDS.with(|ids| {
+        let mut ids = ids.borrow_mut();
+        if ids.len() >= OBJECT_ID_CACHE_CAPACITY {
+            ids.clear();
+        }
+        ids.insert(cache_key, id.clone());
+    });
+    Ok(id)
 }
 
 #[wasm_bindgen]
 extern "C" {
+    /// A Durable Object namespace binding, for the two calls worker-rs does
+    /// not offer on a kept id.
+    type RawNamespace;
+
+    #[wasm_bindgen(method, catch, js_name = idFromName)]
+    fn id_from_name(this: &RawNamespace, name: &str) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &RawNamespace, id: &JsValue) -> Result<ObjectStub, JsValue>;
+
     /// A Keygate object's stub as Durable Object RPC sees it (see
     /// `worker/entry.mjs`): one method taking a JSON command, answering JSON.
     type ObjectStub;
@@ -71,9 +111,11 @@ extern "C" {
 /// RPC rather than `fetch`: this is on every proxied request, and a string
 /// in and out skips building, converting and streaming a Request and a
 /// Response on both sides. Transport failures fail closed as `store_unavailable`.
-async fn call<C: Serialize, T: DeserializeOwned>(stub: Stub, command: &C) -> Result<T, Denial> {
+async fn call<C: Serialize, T: DeserializeOwned>(
+    stub: ObjectStub,
+    command: &C,
+) -> Result<T, Denial> {
     let command = serde_json::to_string(command).map_err(|_| Denial::StoreUnavailable)?;
-    let stub: ObjectStub = stub.into_rpc();
     let promise = stub
         .command(&command)
         .map_err(|error| storage_error("durable object call failed", worker::Error::from(error)))?;
