@@ -6,10 +6,5 @@
 # BENCH_WARMUP (3s, unmeasured, per target) tune it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v wrk >/dev/null; then
-  echo "==> installing wrk"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
-fi
-export PATH="$PWD/node_modules/.bin:$PATH"
+source bench/require.sh
 exec node bench/edge.mjs
