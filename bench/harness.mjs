@@ -49,13 +49,18 @@ export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(v
 
 /**
  * Runs every case once unmeasured (`warmup`), then `rounds` rounds of all
- * cases in turn; returns each case's runs. Cases are [name, url, wrk options].
+ * cases; returns each case's runs. Each round starts one case further on, so
+ * every case follows every other equally often and none is always measured
+ * just after the heaviest. Cases are [name, url, wrk options].
  */
 export function runRounds(cases, { rounds, seconds, warmup, connections }) {
   for (const [, url, options] of cases) wrk(url, { ...options, seconds: warmup, connections });
   const results = Object.fromEntries(cases.map(([name]) => [name, []]));
-  for (let round = 1; round <= rounds; round++) {
-    for (const [name, url, options] of cases) results[name].push(wrk(url, { ...options, seconds, connections }));
+  for (let round = 0; round < rounds; round++) {
+    for (let turn = 0; turn < cases.length; turn++) {
+      const [name, url, options] = cases[(round + turn) % cases.length];
+      results[name].push(wrk(url, { ...options, seconds, connections }));
+    }
   }
   return results;
 }
