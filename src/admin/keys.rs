@@ -55,7 +55,7 @@ fn event(
     changed: Vec<String>,
 ) -> AuditEvent {
     AuditEvent {
-        at: rfc3339(runtime::now_ms()),
+        time: rfc3339(runtime::now_ms()),
         actor: principal.actor(),
         action: action.to_string(),
         key_id: record.id.clone(),
@@ -312,10 +312,15 @@ pub async fn patch(
     )
     .await?;
     let record = &issued.record;
-    let action = match (issued.changed_fields.as_slice(), record.enabled) {
-        ([only], true) if only == "enabled" => "enabled",
-        ([only], false) if only == "enabled" => "disabled",
-        _ => "updated",
+    // A patch that sets `enabled` is a disable or an enable, whatever else it
+    // changes; its event still lists every changed field.
+    let action = match (
+        issued.changed_fields.iter().any(|f| f == "enabled"),
+        record.enabled,
+    ) {
+        (true, true) => "enabled",
+        (true, false) => "disabled",
+        (false, _) => "updated",
     };
     let logged = event(principal, action, record, issued.changed_fields.clone());
     record_in_registries(

@@ -442,7 +442,14 @@ fn run(cli: Cli) -> Result<String, String> {
                 &page,
                 table(
                     &events,
-                    &["at", "actor", "action", "key_id", "owner", "changed_fields"],
+                    &[
+                        "time",
+                        "actor",
+                        "action",
+                        "key_id",
+                        "owner",
+                        "changed_fields",
+                    ],
                 ),
             ))
         }

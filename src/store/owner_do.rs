@@ -31,7 +31,9 @@ pub struct IndexEntry {
 /// One admin action, as the audit log keeps it (never a secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
-    pub at: String,
+    /// Events stored before the field was named as the SPEC names it read as well.
+    #[serde(alias = "at")]
+    pub time: String,
     pub actor: String,
     pub action: String,
     pub key_id: String,

@@ -781,7 +781,7 @@ describe("usage", () => {
 
 describe("audit", () => {
   const eventAction = (e) => e.action ?? e.event ?? e.type;
-  const eventTime = (e) => e.at ?? e.time ?? e.timestamp;
+  const eventTime = (e) => e.time;
   const eventChanged = (e) => e.changed_fields ?? e.changed ?? e.changes;
 
   async function auditOf(owner) {
@@ -831,6 +831,17 @@ describe("audit", () => {
       JSON.stringify(eventChanged(events[2]) ?? []).includes("enabled"),
       `disabled names enabled: ${JSON.stringify(events[2])}`,
     );
+  });
+
+  test("a patch that disables or enables along with other fields is logged as disabled or enabled, with every field", async () => {
+    const owner = newOwner("audit-combined");
+    const created = await create({ owner, name: "combined" });
+    assertJson(await admin("PATCH", `/v1/keys/${created.id}`, { enabled: false, name: "off" }), 200);
+    assertJson(await admin("PATCH", `/v1/keys/${created.id}`, { description: "on again", enabled: true }), 200);
+    const events = (await auditOf(owner)).filter((e) => e.key_id === created.id);
+    assert.deepEqual(events.map(eventAction), ["created", "disabled", "enabled"], JSON.stringify(events));
+    assert.deepEqual([...eventChanged(events[1])].sort(), ["enabled", "name"]);
+    assert.deepEqual([...eventChanged(events[2])].sort(), ["description", "enabled"]);
   });
 
   test("the audit is per owner and the admin token may read it without owner", async () => {
