@@ -127,18 +127,39 @@ impl Rule {
         {
             return None;
         }
-        let mut scope = self.scope.clone();
+        let mut captures = Vec::new();
         for (segment, part) in self.segments.iter().zip(&parts) {
             match segment {
                 Segment::Literal(text) if text == part => {}
-                Segment::Capture(name) if !part.is_empty() => {
-                    scope = scope.replace(&format!("{{{name}}}"), part);
-                }
+                Segment::Capture(name) if !part.is_empty() => captures.push((name, *part)),
                 _ => return None,
             }
         }
-        // A captured value must still make a valid scope (no `:` or `*` smuggled in).
-        validate_scope(&scope).ok().map(|()| scope)
+        let mut scope = self.scope.clone();
+        for (name, value) in captures {
+            let placeholder = format!("{{{name}}}");
+            let filled = scope.replace(&placeholder, value);
+            // A value that cannot be part of a scope (`:`, `*`, `~`, a space…)
+            // still matches: it needs a grant covering every value instead.
+            scope = if validate_scope(&filled).is_ok() {
+                filled
+            } else {
+                covering_scope(&scope, &placeholder)
+            };
+        }
+        Some(scope)
+    }
+}
+
+/// The grant that covers every value of a capture: the scope cut at the
+/// capture's segment, `<action>:<resource>/*`, or `<action>:all` when the
+/// capture starts the resource.
+fn covering_scope(scope: &str, placeholder: &str) -> String {
+    let head = scope.find(placeholder).map_or(scope, |at| &scope[..at]);
+    let (action, resource) = head.split_once(':').unwrap_or((head, ""));
+    match resource.rfind('/') {
+        Some(slash) => format!("{action}:{}/*", &resource[..slash]),
+        None => format!("{action}:all"),
     }
 }
 
@@ -185,6 +206,7 @@ fn default_scope(method: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::scopes;
 
     fn policy(json: &str) -> RoutePolicy {
         RoutePolicy::from_json(json).unwrap()
@@ -240,6 +262,34 @@ mod tests {
         assert_eq!(scope(&p, "POST", "/datasets/prices"), "write:all");
         assert_eq!(scope(&p, "GET", "/datasets"), "read:all");
         assert_eq!(scope(&p, "GET", "/other/prices"), "read:all");
+    }
+
+    #[test]
+    fn a_value_that_cannot_be_in_a_scope_needs_the_covering_grant() {
+        let p = policy(
+            r#"[{"method": "GET", "path": "/datasets/{name}/*", "scope": "read:datasets/{name}", "cost": 5},
+                {"method": "GET", "path": "/v1/{thing}", "scope": "read:{thing}"}]"#,
+        );
+        for path in [
+            "/datasets/a~b",
+            "/datasets/a%20b/rows",
+            "/datasets/*",
+            "/datasets/x:y",
+        ] {
+            assert_eq!(
+                p.requirement("GET", path),
+                Requirement {
+                    scope: "read:datasets/*".into(),
+                    cost: 5
+                },
+                "{path}: the rule and its cost still apply"
+            );
+        }
+        assert_eq!(scope(&p, "GET", "/v1/a~b"), "read:all");
+        let held = vec!["read:datasets/prices".to_string()];
+        assert!(!scopes::grants(&held, &scope(&p, "GET", "/datasets/a~b")));
+        let wide = vec!["read:datasets/*".to_string()];
+        assert!(scopes::grants(&wide, &scope(&p, "GET", "/datasets/a~b")));
     }
 
     #[test]

@@ -715,6 +715,13 @@ describe("scopes and ROUTES (step 5)", () => {
     assertProxied(await as("read", "GET", "/datasets"));
   });
 
+  test("a {name} value that cannot be written in a scope still matches its rule and needs the covering grant", async () => {
+    for (const target of ["/datasets/a~b", "/datasets/a%20b/rows", "/datasets/x:y"]) {
+      assertScopeDenied(await as("prices", "GET", target), "read:datasets/*");
+      assertProxied(await as("datasets", "GET", target), `datasets ${target}`);
+    }
+  });
+
   test("read:datasets/* grants every dataset, read:all grants them too", async () => {
     for (const target of ["/datasets/prices", "/datasets/volumes/x", "/datasets/a.b-c_d"]) {
       assertProxied(await as("datasets", "GET", target), `datasets ${target}`);
