@@ -37,7 +37,7 @@ where
     }
     match Option::<Form>::deserialize(deserializer)? {
         None => Ok(None),
-        Some(Form::Object(limit)) => Ok(Some(limit)),
+        Some(Form::Object(limit)) => limit.validate().map(Some).map_err(serde::de::Error::custom),
         Some(Form::Text(text)) => RateLimit::parse(&text)
             .map(Some)
             .map_err(serde::de::Error::custom),
@@ -381,6 +381,14 @@ mod tests {
             ("RATE_LIMIT_MODE", "lenient"),
             ("PLANS", "{\"pro\": {\"rate_limit\": \"fast\"}}"),
             ("PLANS", "{\"pro\": {\"colour\": 1}}"),
+            (
+                "PLANS",
+                "{\"pro\": {\"rate_limit\": {\"limit\": 0, \"period_seconds\": 1}}}",
+            ),
+            (
+                "PLANS",
+                "{\"pro\": {\"rate_limit\": {\"limit\": 5, \"period_seconds\": 0}}}",
+            ),
             ("PLANS", "[]"),
             ("SIGNING_SECRET_KEY", "c2hvcnQ="),
         ];

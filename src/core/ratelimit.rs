@@ -22,6 +22,9 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+/// The longest period a limit may have (30 days).
+pub const MAX_PERIOD_SECONDS: u64 = 30 * 86_400;
+
 /// A limit of `limit` requests per `period_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,8 +68,38 @@ impl RateLimit {
         })
     }
 
+    /// Checks a limit given as numbers (`{"limit": .., "period_seconds": ..}`).
+    pub fn validate(self) -> Result<RateLimit, InvalidRateLimit> {
+        if self.limit == 0 {
+            return Err(InvalidRateLimit {
+                field: "limit",
+                rule: "must be >= 1".into(),
+            });
+        }
+        if self.period_seconds == 0 || self.period_seconds > MAX_PERIOD_SECONDS {
+            return Err(InvalidRateLimit {
+                field: "period_seconds",
+                rule: format!("must be from 1 to {MAX_PERIOD_SECONDS}"),
+            });
+        }
+        Ok(self)
+    }
+
     fn period_ms(self) -> u64 {
         self.period_seconds.saturating_mul(1000).max(1)
+    }
+}
+
+/// Which field of a [`RateLimit`] is out of range, and the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidRateLimit {
+    pub field: &'static str,
+    pub rule: String,
+}
+
+impl std::fmt::Display for InvalidRateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` {}", self.field, self.rule)
     }
 }
 

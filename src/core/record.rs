@@ -19,7 +19,6 @@ const MAX_DESCRIPTION: usize = 1000;
 const MAX_SCOPES: usize = 64;
 const MAX_DOMAINS: usize = 100;
 const MAX_METADATA_BYTES: usize = 4096;
-const MAX_RATE_PERIOD_SECONDS: u64 = 30 * 86_400;
 
 /// Credits as the admin API shows and takes them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,15 +223,9 @@ fn validate_domains(domains: Vec<String>) -> Result<Vec<String>, Denial> {
 }
 
 fn validate_rate_limit(limit: RateLimit) -> Result<RateLimit, Denial> {
-    if limit.limit == 0 {
-        return Err(Denial::bad_request("`rate_limit.limit` must be >= 1"));
-    }
-    if limit.period_seconds == 0 || limit.period_seconds > MAX_RATE_PERIOD_SECONDS {
-        return Err(Denial::bad_request(format!(
-            "`rate_limit.period_seconds` must be from 1 to {MAX_RATE_PERIOD_SECONDS}"
-        )));
-    }
-    Ok(limit)
+    limit
+        .validate()
+        .map_err(|e| Denial::bad_request(format!("`rate_limit.{}` {}", e.field, e.rule)))
 }
 
 fn validate_credits(credits: CreditsSpec) -> Result<CreditsSpec, Denial> {

@@ -58,7 +58,10 @@ pub(crate) async fn send_to<C: Serialize, T: DeserializeOwned>(
     name: &str,
     command: &C,
 ) -> Result<T, Denial> {
-    let namespace = namespace(env, binding).map_err(|error| storage_error(binding, error))?;
+    let namespace = namespace(env, binding).map_err(|_| Denial::ConfigInvalid {
+        variable: binding.into(),
+        reason: "the Durable Object binding is missing".into(),
+    })?;
     let namespace: &RawNamespace = namespace.unchecked_ref();
     let stub = object_id(namespace, binding, name)
         .and_then(|id| namespace.get(&id))

@@ -133,6 +133,7 @@ describe("a bad configuration value refuses every request with a 503 naming the 
     ["ROUTES", "[not json"],
     ["ROUTES", '{"method": "GET"}'],
     ["PLANS", "{"],
+    ["PLANS", '{"p": {"rate_limit": {"limit": 0, "period_seconds": 1}}}'],
     ["REQUIRE_HTTPS", "maybe"],
     ["ALLOW_QUERY_KEY", "perhaps"],
     ["ORIGIN_TIMEOUT_MS", "soon"],
@@ -163,6 +164,26 @@ describe("a bad configuration value refuses every request with a 503 naming the 
         await bad.stop();
       }
     });
+  }
+});
+
+test("a missing Durable Object binding is a 503 naming it, not a bare storage error", async () => {
+  const bad = await startGateway({
+    originUrl: origin.url,
+    miniflare: { durableObjects: { OWNER_REGISTRY: { className: "OwnerRegistry", useSQLite: true } } },
+  });
+  try {
+    const res = await rawRequest(bad.url, {
+      method: "POST",
+      target: "/_keygate/v1/keys",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: '{"owner":"o"}',
+    });
+    const problem = assertProblem(res, 503);
+    assert.equal(problem.code, "config_invalid");
+    assert.ok(problem.detail.includes("KEY_OBJECT"), `detail names KEY_OBJECT: ${problem.detail}`);
+  } finally {
+    await bad.stop();
   }
 });
 
