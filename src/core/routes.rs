@@ -239,25 +239,27 @@ mod tests {
         }
     }
 
+    fn assert_gets_require(p: &RoutePolicy, paths: &[&str], scope: &str, cost: u32) {
+        for path in paths {
+            let expected = Requirement {
+                scope: scope.into(),
+                cost,
+            };
+            assert_eq!(p.requirement("GET", path), expected, "GET {path}");
+        }
+    }
+
     #[test]
     fn captures_fill_the_scope_and_the_trailing_star_matches_any_rest() {
         let p = policy(
             r#"[{"method": "GET", "path": "/datasets/{name}/*", "scope": "read:datasets/{name}", "cost": 2}]"#,
         );
-        for path in [
+        let paths = [
             "/datasets/prices",
             "/datasets/prices/",
             "/datasets/prices/2024/x",
-        ] {
-            assert_eq!(
-                p.requirement("GET", path),
-                Requirement {
-                    scope: "read:datasets/prices".into(),
-                    cost: 2
-                },
-                "{path}"
-            );
-        }
+        ];
+        assert_gets_require(&p, &paths, "read:datasets/prices", 2);
         assert_eq!(scope(&p, "get", "/datasets/prices"), "read:datasets/prices");
         assert_eq!(scope(&p, "POST", "/datasets/prices"), "write:all");
         assert_eq!(scope(&p, "GET", "/datasets"), "read:all");
@@ -270,21 +272,13 @@ mod tests {
             r#"[{"method": "GET", "path": "/datasets/{name}/*", "scope": "read:datasets/{name}", "cost": 5},
                 {"method": "GET", "path": "/v1/{thing}", "scope": "read:{thing}"}]"#,
         );
-        for path in [
+        let paths = [
             "/datasets/a~b",
             "/datasets/a%20b/rows",
             "/datasets/*",
             "/datasets/x:y",
-        ] {
-            assert_eq!(
-                p.requirement("GET", path),
-                Requirement {
-                    scope: "read:datasets/*".into(),
-                    cost: 5
-                },
-                "{path}: the rule and its cost still apply"
-            );
-        }
+        ];
+        assert_gets_require(&p, &paths, "read:datasets/*", 5);
         assert_eq!(scope(&p, "GET", "/v1/a~b"), "read:all");
         let held = vec!["read:datasets/prices".to_string()];
         assert!(!scopes::grants(&held, &scope(&p, "GET", "/datasets/a~b")));
