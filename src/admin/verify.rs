@@ -80,6 +80,7 @@ fn facts_of(request: &VerifyRequest, config: &Config) -> Result<RequestFacts, De
         requirement,
         signature: None,
         now_ms: runtime::now_ms(),
+        confined_to_owner: None,
     })
 }
 
@@ -91,19 +92,16 @@ pub async fn verify(
     request_id: &str,
 ) -> Result<Response, Denial> {
     let request: VerifyRequest = parse_body(body)?;
-    let facts = facts_of(&request, config)?;
+    let mut facts = facts_of(&request, config)?;
+    // An owner's admin key may only verify its own owner's keys; the key's
+    // object refuses another owner's before counting anything.
+    facts.confined_to_owner = principal.confined_to().map(str::to_owned);
     let key = request.key.trim();
-    let mut verdict = if key.is_empty() {
+    let verdict = if key.is_empty() {
         Verdict::unidentified(Denial::MissingKey)
     } else {
         check_key(env, config, key, facts).await?
     };
-    // An owner's admin key may only verify its own owner's keys.
-    if let (Some(own), Some(identity)) = (principal.confined_to(), &verdict.identity)
-        && identity.owner != own
-    {
-        verdict = Verdict::unidentified(Denial::InvalidKey);
-    }
     let identity = verdict.identity.as_ref();
     let answer = VerifyAnswer {
         valid: verdict.denial.is_none(),

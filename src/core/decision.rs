@@ -27,6 +27,10 @@ pub struct RequestFacts {
     /// `None` when signatures are not checked (the verify endpoint).
     pub signature: Option<SignatureFacts>,
     pub now_ms: u64,
+    /// Set when an owner's admin key verifies: another owner's key is then
+    /// unknown, and checking it costs that key nothing.
+    #[serde(default)]
+    pub confined_to_owner: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +204,13 @@ pub fn decide(
         return Verdict::unidentified(Denial::InvalidKey);
     };
     let record = &key.record;
+    if facts
+        .confined_to_owner
+        .as_deref()
+        .is_some_and(|owner| owner != record.owner)
+    {
+        return Verdict::unidentified(Denial::InvalidKey);
+    }
     let identity = Identity {
         key_id: record.id.clone(),
         owner: record.owner.clone(),
@@ -383,6 +394,7 @@ mod tests {
                 body_sha256: sha256_hex(b""),
             }),
             now_ms: NOW,
+            confined_to_owner: None,
         }
     }
 
@@ -435,6 +447,21 @@ mod tests {
         assert_eq!(rate.policy_header(), "\"default\";q=12;w=1");
         assert_eq!(live.last_used_ms, Some(NOW));
         assert_eq!(verdict.identity.unwrap().owner, "acme");
+    }
+
+    #[test]
+    fn another_owners_key_is_unknown_to_a_confined_check_and_costs_nothing() {
+        let mut live = with_credits(1);
+        let before = live.clone();
+        let mut f = facts("GET", "read:all");
+        f.confined_to_owner = Some("someone-else".into());
+        let verdict = decide(&key(&["read:all"]), &mut live, &f, &policy(1), never_seen);
+        assert_eq!(code(&verdict), "invalid_key");
+        assert!(verdict.identity.is_none());
+        assert_eq!(live, before, "no slot, no credit, no last use");
+        f.confined_to_owner = Some("acme".into());
+        let own = decide(&key(&["read:all"]), &mut live, &f, &policy(1), never_seen);
+        assert_eq!(code(&own), "allowed");
     }
 
     #[test]

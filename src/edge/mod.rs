@@ -222,6 +222,7 @@ async fn admit_and_forward(
             body_sha256: sha256_hex(buffered_body.as_deref().unwrap_or_default()),
         }),
         now_ms: runtime::now_ms(),
+        confined_to_owner: None,
     };
     let now_seconds = facts.now_ms / 1000;
     let verdict = check::check_key(env, config, &key, facts).await?;

@@ -982,6 +982,18 @@ describe("admin authentication", () => {
     }
   });
 
+  test("an owner's admin key verifying another owner's key gets invalid_key, and it costs that key nothing", async () => {
+    const adminA = await create({ owner: newOwner("verA"), scopes: ["admin"] });
+    const keyB = await create({ owner: newOwner("verB"), credits: { remaining: 1 } });
+    const seen = await verify(keyB.key, {}, adminA.key);
+    assert.equal(seen.valid, false);
+    assert.equal(seen.code, "invalid_key");
+    assert.equal(seen.owner ?? null, null, "nothing of B's key is told");
+    const own = await verify(keyB.key);
+    assert.equal(own.code, "ok", "B's one credit is still there");
+    assert.equal(own.credits_remaining, 0);
+  });
+
   test("an owner's admin key: only its owner's keys; another owner's keys 404 (never the record); creating for another owner 403; owner defaults to its own", async () => {
     const ownerA = newOwner("ownA");
     const ownerB = newOwner("ownB");
