@@ -12,9 +12,10 @@
 // - `queueMicrotask` is a plain promise reaction. wasm-bindgen's executor
 //   wakes each Rust future with it (two or three times per proxied request);
 //   workerd's native version wraps every callback in a new function, and the
-//   promise reaction measured 6-8% more valid-key throughput (bench/edge.sh,
-//   interleaved runs). A callback that throws becomes an unhandled rejection,
-//   which the runtime logs.
+//   promise reaction measured 6-8% more valid-key throughput (A/B runs of the
+//   old and new build interleaved with the pass-through; two copies of one
+//   build differ by 3%). A callback that throws becomes an unhandled
+//   rejection, which the runtime logs.
 import { DurableObject } from "cloudflare:workers";
 import worker, { KeyObject, OwnerRegistry } from "../build/index.js";
 
