@@ -34,15 +34,13 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// Parses `12/1s`, `1000/1m`, `50000/1d` (units s, m, h, d; the count may be omitted: `10/s`).
+    /// Parses `12/1s`, `1000/1m`, `50000/1d` (units s, m, h, d; the count may
+    /// be omitted: `10/s`), in the same ranges as [`RateLimit::validate`].
     pub fn parse(text: &str) -> Result<RateLimit, String> {
         let usage =
             || format!("`{text}` is not `<limit>/<period>` such as 12/1s, 1000/1m or 50000/1d");
         let (limit, period) = text.trim().split_once('/').ok_or_else(usage)?;
         let limit: u32 = limit.trim().parse().map_err(|_| usage())?;
-        if limit == 0 {
-            return Err(format!("`{text}`: the limit must be at least 1"));
-        }
         let period = period.trim();
         let unit_at = period.len().checked_sub(1).ok_or_else(usage)?;
         let (count, unit) = period.split_at(unit_at);
@@ -58,14 +56,13 @@ impl RateLimit {
             "d" => 86_400,
             _ => return Err(usage()),
         };
-        let period_seconds = count
-            .checked_mul(unit_seconds)
-            .filter(|s| *s >= 1)
-            .ok_or_else(usage)?;
-        Ok(RateLimit {
+        let period_seconds = count.checked_mul(unit_seconds).ok_or_else(usage)?;
+        RateLimit {
             limit,
             period_seconds,
-        })
+        }
+        .validate()
+        .map_err(|invalid| format!("`{text}`: {invalid}"))
     }
 
     /// Checks a limit given as numbers (`{"limit": .., "period_seconds": ..}`).
@@ -279,6 +276,17 @@ mod tests {
         ] {
             assert!(RateLimit::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_text_form_has_the_object_forms_period_cap() {
+        assert_eq!(
+            RateLimit::parse("1/30d").unwrap().period_seconds,
+            MAX_PERIOD_SECONDS
+        );
+        let refused = RateLimit::parse("1/31d").unwrap_err();
+        assert!(refused.contains("period_seconds"), "{refused}");
+        assert!(RateLimit::parse("1/2592001s").is_err());
     }
 
     #[test]
