@@ -3,7 +3,7 @@
 // (bench/floor_worker.mjs) and Keygate with a valid key, driven with wrk in
 // the same run. Run through `bash bench/floor.sh`; tuned as bench/edge.sh.
 import { startOrigin, startGateway } from "../tests/e2e/harness.mjs";
-import { median, ratio, runRounds, startJsWorker } from "./harness.mjs";
+import { benchKey, median, ratio, runRounds, startJsWorker } from "./harness.mjs";
 
 const seconds = process.env.BENCH_DURATION ?? "4s";
 const connections = process.env.BENCH_CONNECTIONS ?? "16";
@@ -22,11 +22,11 @@ const workers = {
   "JS gateway, no checks": await floorWorker("gateway"),
 };
 const gw = await startGateway({ originUrl: origin.url });
-const created = await gw.createKey({ owner: "bench", name: "bench", rate_limit: { limit: 1000000, period_seconds: 1 } });
+const key = await benchKey(gw, "bench");
 
 const cases = [
   ...Object.entries(workers).map(([name, worker]) => [name, `${worker.url}/bench`, {}]),
-  ["Keygate valid key", `${gw.url}/bench`, { headers: { "X-API-Key": created.key } }],
+  ["Keygate valid key", `${gw.url}/bench`, { headers: { "X-API-Key": key } }],
 ];
 const results = runRounds(cases, { rounds, seconds, warmup, connections });
 console.log(`\nwrk -t2 -c${connections} -d${seconds} after a ${warmup} warm-up, ${rounds} rounds\n`);

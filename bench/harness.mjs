@@ -45,6 +45,11 @@ export function wrk(url, { headers = {}, rotateKeys = null, seconds, connections
   return { rps, p50, p99, non2xx };
 }
 
+/** A key on `gw` that the rate limit never stops (1,000,000 per second); resolves to its plaintext. */
+export async function benchKey(gw, name) {
+  return (await gw.createKey({ owner: "bench", name, rate_limit: { limit: 1000000, period_seconds: 1 } })).key;
+}
+
 export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /**

@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import WebSocket from "ws";
 import { startOrigin, startGateway } from "../tests/e2e/harness.mjs";
+import { benchKey } from "./harness.mjs";
 
 const duration = process.env.BENCH_DURATION ?? "8s";
 const top = Number(process.env.PROFILE_TOP ?? 40);
@@ -13,7 +14,7 @@ const inspectorPort = 9230 + Math.floor(Math.random() * 500);
 
 const origin = await startOrigin();
 const gw = await startGateway({ originUrl: origin.url, miniflare: { inspectorPort } });
-const created = await gw.createKey({ owner: "bench", name: "profile", rate_limit: { limit: 1000000, period_seconds: 1 } });
+const key = await benchKey(gw, "profile");
 
 const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
 const target = targets.find((t) => !t.title?.includes("miniflare")) ?? targets[0];
@@ -38,7 +39,7 @@ const send = (method, params = {}) =>
 await send("Profiler.enable");
 await send("Profiler.setSamplingInterval", { interval: 100 });
 await send("Profiler.start");
-const out = execFileSync("wrk", ["-t2", "-c16", `-d${duration}`, "-H", `X-API-Key: ${created.key}`, `${gw.url}/bench`], {
+const out = execFileSync("wrk", ["-t2", "-c16", `-d${duration}`, "-H", `X-API-Key: ${key}`, `${gw.url}/bench`], {
   encoding: "utf8",
 });
 const { result } = await send("Profiler.stop");
