@@ -48,7 +48,11 @@ struct VerifyAnswer {
     credits_remaining: Option<u64>,
 }
 
-fn facts_of(request: &VerifyRequest, config: &Config) -> Result<RequestFacts, Denial> {
+fn facts_of(
+    request: &VerifyRequest,
+    config: &Config,
+    confined_to_owner: Option<&str>,
+) -> Result<RequestFacts, Denial> {
     let method = request
         .method
         .as_deref()
@@ -80,7 +84,7 @@ fn facts_of(request: &VerifyRequest, config: &Config) -> Result<RequestFacts, De
         requirement,
         signature: None,
         now_ms: runtime::now_ms(),
-        confined_to_owner: None,
+        confined_to_owner: confined_to_owner.map(str::to_owned),
     })
 }
 
@@ -92,10 +96,9 @@ pub async fn verify(
     request_id: &str,
 ) -> Result<Response, Denial> {
     let request: VerifyRequest = parse_body(body)?;
-    let mut facts = facts_of(&request, config)?;
     // An owner's admin key may only verify its own owner's keys; the key's
     // object refuses another owner's before counting anything.
-    facts.confined_to_owner = principal.confined_to().map(str::to_owned);
+    let facts = facts_of(&request, config, principal.confined_to())?;
     let key = request.key.trim();
     let verdict = if key.is_empty() {
         Verdict::unidentified(Denial::MissingKey)
